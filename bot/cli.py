@@ -1,0 +1,194 @@
+"""The ``babyloss-bot`` command: chat, validate, graph, test, safety and run.
+
+Each sub-command is a thin shell over the pure core; this module only parses arguments,
+reads files and prints.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from bot.loader import LoadResult, load_dialogue_dir
+from bot.problems import Problem
+
+REPO_DIALOGUES = Path(__file__).resolve().parent.parent / "dialogues"
+
+
+def default_dialogues_dir() -> Path:
+    """./dialogues when run from a checkout, else the one shipped beside the package."""
+    here = Path("dialogues")
+    return here if here.is_dir() else REPO_DIALOGUES
+
+
+def _print_problems(problems: list[Problem], out=sys.stdout) -> None:
+    for problem in problems:
+        print(problem.format(), file=out)
+
+
+def _load_or_report(path: Path, lang: str | None = None) -> LoadResult:
+    result = load_dialogue_dir(path, default_language=lang)
+    if not result.ok:
+        errors = [p for p in result.problems if p.is_error]
+        _print_problems(errors, sys.stderr)
+        print(f"\nThe dialogues in '{path}' have {len(errors)} error(s); fix them first "
+              f"(babyloss-bot validate {path}).", file=sys.stderr)
+    return result
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    path = Path(args.path) if args.path else default_dialogues_dir()
+    result = load_dialogue_dir(path)
+    _print_problems(result.problems)
+    errors = sum(p.is_error for p in result.problems)
+    warnings = len(result.problems) - errors
+    nodes = len(result.draft.nodes) if result.draft else 0
+    print(f"{path}: {errors} error(s), {warnings} warning(s), {nodes} node(s).")
+    if errors:
+        return 1
+    if warnings and args.strict:
+        print("Failing because of --strict: warnings count as errors.")
+        return 1
+    return 0
+
+
+def cmd_chat(args: argparse.Namespace) -> int:
+    from bot.simulator import run_chat
+
+    path = Path(args.dialogues) if args.dialogues else default_dialogues_dir()
+    result = _load_or_report(path, args.lang)
+    if not result.ok:
+        return 1
+    dialogue = result.dialogue
+    if args.start_node and args.start_node not in dialogue.nodes:
+        from bot.problems import did_you_mean
+
+        print(f"There is no node '{args.start_node}'.{did_you_mean(args.start_node, dialogue.nodes)}",
+              file=sys.stderr)
+        return 2
+    if args.lang and args.lang not in dialogue.settings.languages:
+        print(f"Language '{args.lang}' is not one of {', '.join(dialogue.settings.languages)}.",
+              file=sys.stderr)
+        return 2
+    return run_chat(dialogue, start_node=args.start_node, language=args.lang,
+                    first_name=args.name or "")
+
+
+def cmd_graph(args: argparse.Namespace) -> int:
+    from bot.graph import to_dot, to_mermaid
+
+    path = Path(args.dialogues) if args.dialogues else default_dialogues_dir()
+    result = load_dialogue_dir(path)
+    if result.draft is None or not result.draft.nodes:
+        _print_problems(result.problems, sys.stderr)
+        return 1
+    text = to_mermaid(result.draft) if args.format == "mermaid" else to_dot(result.draft)
+    if args.output:
+        try:
+            Path(args.output).write_text(text, encoding="utf-8")
+        except OSError as exc:
+            print(f"Could not write '{args.output}': {exc.strerror}", file=sys.stderr)
+            return 1
+        print(f"Wrote {args.format} diagram of {len(result.draft.nodes)} nodes to {args.output}.")
+    else:
+        sys.stdout.write(text)
+    if not result.ok:
+        print("Note: the dialogues have errors; the diagram marks what it can "
+              f"(babyloss-bot validate {path}).", file=sys.stderr)
+    return 0
+
+
+def cmd_test(args: argparse.Namespace) -> int:
+    from bot.convtests import find_test_files, run_files
+
+    dialogues = Path(args.dialogues) if args.dialogues else default_dialogues_dir()
+    result = _load_or_report(dialogues)
+    if not result.ok:
+        return 1
+    target = Path(args.path) if args.path else dialogues
+    files = find_test_files(target)
+    if not files:
+        print(f"No conversation test files found in '{target}'.", file=sys.stderr)
+        return 1
+    passed, failures, problems = run_files(result.dialogue, files)
+    _print_problems(problems)
+    for failure in failures:
+        print(failure.format())
+    print(f"{passed} passed, {len(failures)} failed")
+    return 1 if failures or problems else 0
+
+
+def cmd_safety(args: argparse.Namespace) -> int:
+    from bot.safety import load_risk_phrases
+
+    path = Path(args.dialogues) if args.dialogues else default_dialogues_dir()
+    matcher, problems = load_risk_phrases(path)
+    if matcher is None:
+        _print_problems(problems, sys.stderr)
+        return 1
+    texts = args.text or [line.rstrip("\n") for line in sys.stdin]
+    fired_any = False
+    for text in texts:
+        fired = matcher.matches(text)
+        fired_any |= bool(fired)
+        verdict = "CRISIS REPLY  (matched: " + "; ".join(fired) + ")" if fired else "no match"
+        print(f"{text!r}: {verdict}")
+    return 0 if fired_any or not texts else 3
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="babyloss-bot",
+        description="A gentle Telegram companion for parents after baby loss.",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    p = sub.add_parser("chat", help="play the dialogues in this terminal (no token needed)")
+    p.add_argument("--from", dest="start_node", metavar="NODE", help="start at this node")
+    p.add_argument("--lang", help="language code, e.g. en")
+    p.add_argument("--name", help="first name to use for {first_name}")
+    p.add_argument("--dialogues", metavar="PATH", help="dialogue folder (default: dialogues/)")
+    p.set_defaults(func=cmd_chat)
+
+    p = sub.add_parser("validate", help="check dialogue files and explain any problems")
+    p.add_argument("path", nargs="?", help="dialogue folder or file (default: dialogues/)")
+    p.add_argument("--strict", action="store_true", help="fail on warnings too")
+    p.set_defaults(func=cmd_validate)
+
+    p = sub.add_parser("graph", help="draw the flow as a Mermaid or DOT diagram")
+    p.add_argument("--format", choices=("mermaid", "dot"), default="mermaid")
+    p.add_argument("-o", "--output", metavar="FILE", help="write here instead of printing")
+    p.add_argument("--dialogues", metavar="PATH")
+    p.set_defaults(func=cmd_graph)
+
+    p = sub.add_parser("test", help="run the conversation tests in dialogues/tests/")
+    p.add_argument("path", nargs="?", help="a test file or folder (default: dialogues/tests)")
+    p.add_argument("--dialogues", metavar="PATH")
+    p.set_defaults(func=cmd_test)
+
+    p = sub.add_parser("safety", help="show whether the safety net fires on some text")
+    p.add_argument("text", nargs="*", help="texts to check (default: one per line on stdin)")
+    p.add_argument("--dialogues", metavar="PATH")
+    p.set_defaults(func=cmd_safety)
+
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 0
+    try:
+        return args.func(args)
+    except KeyboardInterrupt:
+        print()
+        return 130
+    except BrokenPipeError:
+        return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

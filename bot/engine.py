@@ -1,0 +1,339 @@
+"""The dialogue engine: (dialogue, session, input) -> (new session, outputs). Pure.
+
+No I/O and no Telegram types: the Telegram service, the terminal simulator and the
+conversation tests all drive this same function. Every free-text input passes the safety
+net first, wherever the parent is in the dialogue.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field, replace
+from types import MappingProxyType
+
+from bot.checks import callback_data
+from bot.model import Dialogue, Node, Option, Text, conditions_hold, freeze
+from bot.safety import is_risk
+from bot.templating import render
+
+HISTORY_LIMIT = 30  # enough for "back" without letting a session grow without bound
+COMMANDS = ("start", "menu", "back", "restart", "pause", "help", "support", "language")
+
+
+# -- Session --------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Session:
+    """Where a parent is. Immutable: every step returns a new one."""
+
+    node: str | None = None
+    variables: MappingProxyType = field(default_factory=freeze)
+    language: str | None = None
+    history: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict:
+        return {"node": self.node, "variables": dict(self.variables),
+                "language": self.language, "history": list(self.history)}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> Session:
+        return cls(node=data.get("node"), variables=freeze(data.get("variables") or {}),
+                   language=data.get("language"),
+                   history=tuple(data.get("history") or ())[-HISTORY_LIMIT:])
+
+
+# -- Inputs ---------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Start:
+    """The parent opens the conversation (/start)."""
+
+
+@dataclass(frozen=True)
+class Press:
+    """A button press; ``data`` is the callback data the button carried."""
+
+    data: str
+
+
+@dataclass(frozen=True)
+class Say:
+    """Free text the parent typed."""
+
+    text: str
+
+
+@dataclass(frozen=True)
+class Command:
+    name: str
+    argument: str = ""
+
+
+Input = Start | Press | Say | Command
+
+
+# -- Outputs --------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Button:
+    label: str
+    data: str
+
+
+@dataclass(frozen=True)
+class Reply:
+    """One message to send. ``kind`` is note, message, system or crisis."""
+
+    text: str
+    buttons: tuple[Button, ...] = ()
+    kind: str = "message"
+
+
+@dataclass(frozen=True)
+class Pause:
+    """A gentle pause before the next message (the adapter decides how long)."""
+
+
+Output = Reply | Pause
+
+
+@dataclass(frozen=True)
+class StepResult:
+    session: Session
+    outputs: tuple[Output, ...]
+    events: tuple[str, ...] = ()  # anonymous facts for counters: "node:<id>", "crisis", ...
+
+    @property
+    def replies(self) -> list[Reply]:
+        return [o for o in self.outputs if isinstance(o, Reply)]
+
+    @property
+    def buttons(self) -> tuple[Button, ...]:
+        for out in reversed(self.outputs):
+            if isinstance(out, Reply) and out.buttons:
+                return out.buttons
+        return ()
+
+
+@dataclass(frozen=True)
+class Context:
+    """Values known for this step only, never stored: e.g. the Telegram first name."""
+
+    first_name: str = ""
+
+
+# -- Stepping -------------------------------------------------------------------------
+def new_session(dialogue: Dialogue, language: str | None = None) -> Session:
+    return Session(variables=freeze({"region": dialogue.settings.default_region,
+                                     **dialogue.settings.variables}),
+                   language=language)
+
+
+def option_key(option: Option) -> str:
+    """Four hex digits that change when an option's label or target changes."""
+    raw = repr((sorted(option.label.variants.items()), option.to)).encode()
+    return hashlib.blake2s(raw, digest_size=2).hexdigest()
+
+
+def step(dialogue: Dialogue, session: Session, inp: Input,
+         context: Context | None = None) -> StepResult:
+    """Advance ``session`` by one input and say what to send."""
+    ctx = context or Context()
+    if isinstance(inp, Start):
+        fresh = replace(new_session(dialogue, session.language),
+                        variables=freeze({**new_session(dialogue).variables,
+                                          **_kept_on_restart(session)}))
+        return _goto(dialogue, fresh, dialogue.entry["start"], ctx, remember=False)
+
+    if session.node is not None and session.node not in dialogue.nodes:
+        # The dialogue was reloaded and this parent's node no longer exists.
+        moved = replace(session, history=())
+        result = _goto(dialogue, moved, dialogue.entry["menu"], ctx, remember=False)
+        note = Reply(_t(dialogue, session, dialogue.system("node_gone")), kind="system")
+        return replace(result, outputs=(note, *result.outputs), events=(*result.events, "gone"))
+
+    if isinstance(inp, Command):
+        return _command(dialogue, session, inp, ctx)
+    if isinstance(inp, Press):
+        return _press(dialogue, session, inp.data, ctx)
+    if isinstance(inp, Say):
+        return _say(dialogue, session, inp.text, ctx)
+    raise TypeError(f"not an input: {inp!r}")
+
+
+def enter(dialogue: Dialogue, session: Session, node_id: str,
+          context: Context | None = None) -> StepResult:
+    """Show ``node_id`` as if the parent had just arrived there (for --from and /preview)."""
+    return _goto(dialogue, session, node_id, context or Context(), remember=False)
+
+
+def _kept_on_restart(session: Session) -> dict:
+    # A fresh start keeps choices about how to talk (region), not where the parent was.
+    return {k: v for k, v in session.variables.items() if k == "region"}
+
+
+def _command(d: Dialogue, s: Session, cmd: Command, ctx: Context) -> StepResult:
+    name = cmd.name.lower()
+    if name in ("start", "restart"):
+        return step(d, s, Start(), ctx)
+    if name in ("menu", "pause", "help"):
+        return _goto(d, s, d.entry[name], ctx)
+    if name == "support":
+        return _goto(d, s, d.entry["crisis"], ctx, events=("support",))
+    if name == "back":
+        if not s.history:
+            return _redisplay(d, s, ctx, d.system("nothing_to_go_back_to"))
+        previous = s.history[-1]
+        back = replace(s, history=s.history[:-1])
+        if previous not in d.nodes:
+            return _goto(d, back, d.entry["menu"], ctx, remember=False)
+        return _goto(d, back, previous, ctx, remember=False)
+    if name == "language":
+        lang = cmd.argument.strip().lower()
+        if lang in d.settings.languages:
+            s = replace(s, language=lang)
+            return _redisplay(d, s, ctx, d.system("language_set"))
+        return _redisplay(d, s, ctx, d.system("language_unknown"))
+    return _redisplay(d, s, ctx, d.system("unknown_command"))
+
+
+def _press(d: Dialogue, s: Session, data: str, ctx: Context) -> StepResult:
+    option = _option_from_data(d, s, data)
+    if option is None:
+        return _redisplay(d, s, ctx, d.system("moved_on"), events=("stale",))
+    moved = replace(s, variables=freeze({**s.variables, **option.set}))
+    return _goto(d, moved, option.to, ctx)
+
+
+def _option_from_data(d: Dialogue, s: Session, data: str) -> Option | None:
+    """The option a button stands for, if it still makes sense to follow it."""
+    parts = data.split("|")
+    if len(parts) != 3 or not parts[1].isdigit():
+        return None
+    node = d.nodes.get(parts[0])
+    index = int(parts[1])
+    if node is None or index >= len(node.options):
+        return None
+    option = node.options[index]
+    if option_key(option) != parts[2] or not conditions_hold(option.conditions, s.variables):
+        return None
+    return option
+
+
+def _say(d: Dialogue, s: Session, text: str, ctx: Context) -> StepResult:
+    if is_risk(text, d.risk_phrases):
+        # Safety first: wherever the parent is, risk language gets the crisis reply now.
+        return _goto(d, s, d.entry["crisis"], ctx, events=("crisis",))
+    node = d.nodes.get(s.node) if s.node else None
+    if node is None:
+        return step(d, s, Start(), ctx)
+    words = _normalise(text)
+    if node.free_text:
+        for route in node.free_text.routes:
+            if any(_contains_phrase(words, m) for m in route.match):
+                moved = replace(s, variables=freeze({**s.variables, **route.set}))
+                return _goto(d, moved, route.to, ctx)
+        return _goto(d, s, node.free_text.fallback, ctx)
+    # Typing a button's words is as good as pressing it (handy in the terminal too).
+    lang = _lang(d, s)
+    for option in _visible_options(node, s):
+        if _normalise(option.label.pick(lang, d.settings.default_language)) == words:
+            return _press(d, s, _data_for(node, option), ctx)
+    return _redisplay(d, s, ctx, d.system("use_buttons"), events=("unrouted",))
+
+
+def _normalise(text: str) -> str:
+    kept = "".join(c.lower() if c.isalnum() or c == "'" else " " for c in text)
+    return " ".join(kept.split())
+
+
+def _contains_phrase(words: str, phrase: str) -> bool:
+    return f" {_normalise(phrase)} " in f" {words} "
+
+
+def _visible_options(node: Node, s: Session) -> list[Option]:
+    return [o for o in node.options if conditions_hold(o.conditions, s.variables)]
+
+
+def _data_for(node: Node, option: Option) -> str:
+    return callback_data(node.id, node.options.index(option), option_key(option))
+
+
+def _goto(d: Dialogue, s: Session, node_id: str, ctx: Context, *, remember: bool = True,
+          events: tuple[str, ...] = ()) -> StepResult:
+    node = d.nodes[node_id]
+    history = s.history
+    if remember and s.node and s.node != node_id:
+        history = (*history, s.node)[-HISTORY_LIMIT:]
+    s = replace(s, node=node_id, history=history,
+                variables=freeze({**s.variables, **node.set}))
+    return StepResult(s, tuple(_render_node(d, s, node, ctx)), (*events, f"node:{node_id}"))
+
+
+def _redisplay(d: Dialogue, s: Session, ctx: Context, text: Text,
+               events: tuple[str, ...] = ()) -> StepResult:
+    """A short system reply carrying the current node's buttons again."""
+    node = d.nodes.get(s.node) if s.node else None
+    if node is None:
+        return _goto(d, s, d.entry["start"], ctx, remember=False, events=events)
+    buttons = _buttons(d, s, node, ctx)
+    reply = Reply(_t(d, s, text), buttons, kind="system")
+    return StepResult(s, (reply,), events)
+
+
+def _render_node(d: Dialogue, s: Session, node: Node, ctx: Context) -> list[Output]:
+    out: list[Output] = []
+    if node.note:
+        out.append(Reply(_fill(d, s, node.note, ctx), kind="note"))
+    for msg in node.messages:
+        if not conditions_hold(msg.conditions, s.variables):
+            continue
+        if msg.text is not None:
+            text = _fill(d, s, msg.text, ctx)
+        else:
+            text = _signposts(d, s, msg.signposts, ctx)
+            if not text:
+                continue
+        if out:
+            out.append(Pause())
+        out.append(Reply(text, kind="crisis" if node.id == d.entry.get("crisis") else "message"))
+    buttons = _buttons(d, s, node, ctx)
+    if buttons:
+        last = out[-1] if out and isinstance(out[-1], Reply) and out[-1].kind != "note" else None
+        if last is None:
+            out.append(Reply(_t(d, s, d.system("choose")), buttons, kind="system"))
+        else:
+            out[-1] = replace(last, buttons=buttons)
+    return out
+
+
+def _buttons(d: Dialogue, s: Session, node: Node, ctx: Context) -> tuple[Button, ...]:
+    lang = _lang(d, s)
+    return tuple(
+        Button(render(o.label.pick(lang, d.settings.default_language),
+                      _values(d, s, ctx), escape=False), _data_for(node, o))
+        for o in _visible_options(node, s)
+    )
+
+
+def _signposts(d: Dialogue, s: Session, ids: tuple[str, ...], ctx: Context) -> str:
+    region = str(s.variables.get("region") or d.settings.default_region)
+    texts = [
+        _fill(d, s, sp.text, ctx)
+        for sp_id in ids
+        if (sp := d.signposts.get(sp_id)) and sp.region in (region, "any")
+    ]
+    return "\n\n".join(texts)
+
+
+def _lang(d: Dialogue, s: Session) -> str:
+    return s.language or d.settings.default_language
+
+
+def _t(d: Dialogue, s: Session, text: Text) -> str:
+    return text.pick(_lang(d, s), d.settings.default_language)
+
+
+def _values(d: Dialogue, s: Session, ctx: Context) -> dict:
+    return {**s.variables, "first_name": ctx.first_name, "language": _lang(d, s)}
+
+
+def _fill(d: Dialogue, s: Session, text: Text, ctx: Context) -> str:
+    return render(_t(d, s, text), _values(d, s, ctx))

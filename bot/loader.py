@@ -1,0 +1,557 @@
+"""Turn the bytes of dialogue files into a :class:`~bot.model.Dialogue`, or into problems.
+
+:func:`load_dialogue` is pure (bytes in, dialogue and problems out), so a running bot can
+load a new version and keep serving the old one if the new one has errors.
+:func:`read_dialogue_files` is the only function here that touches the disk.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from bot import checks
+from bot.model import (
+    ANY,
+    DEFAULT_SYSTEM_MESSAGES,
+    ENTRY_POINTS,
+    Condition,
+    Dialogue,
+    FreeText,
+    Message,
+    Node,
+    Option,
+    Route,
+    Settings,
+    Signpost,
+    Text,
+    freeze,
+)
+from bot.problems import Problem, did_you_mean, has_errors
+from bot.yaml_reader import YList, YMap, read_yaml
+
+FILE_KEYS = ("nodes", "signposts", "entry_points", "settings", "system_messages")
+NODE_KEYS = ("note", "messages", "options", "free_text", "set")
+MESSAGE_KEYS = ("text", "signposts", "if", "unless")
+OPTION_KEYS = ("label", "to", "set", "if", "unless")
+FREE_TEXT_KEYS = ("routes", "fallback")
+ROUTE_KEYS = ("match", "to", "set")
+SIGNPOST_KEYS = ("text", "region", "needs", "source", "checked")
+SETTINGS_KEYS = ("default_language", "languages", "default_region", "variables",
+                 "readability_limit", "label_limit")
+
+NODE_ID = re.compile(r"^[a-z][a-z0-9_]*$")
+LANG_CODE = re.compile(r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})?$")
+VAR_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
+
+# Folders inside a dialogue folder that hold other kinds of YAML.
+SKIP_DIRS = ("tests", "safety")
+
+
+@dataclass
+class LoadResult:
+    dialogue: Dialogue | None  # None when there are errors: never serve a broken dialogue
+    problems: list[Problem] = field(default_factory=list)
+    draft: Dialogue | None = None  # whatever could be read, errors or not (for diagrams)
+
+    @property
+    def ok(self) -> bool:
+        return self.dialogue is not None
+
+
+def read_dialogue_files(path: str | Path) -> tuple[dict[str, bytes], list[Problem]]:
+    """Read the .yaml/.yml files of a dialogue folder (or one file). Never raises."""
+    root = Path(path)
+    try:
+        if root.is_file():
+            return {str(root): root.read_bytes()}, []
+        if not root.is_dir():
+            return {}, [Problem("BL009", f"'{root}' does not exist", str(root))]
+        files = sorted(
+            p for p in root.rglob("*")
+            if p.suffix in (".yaml", ".yml") and p.is_file()
+            and not any(part in SKIP_DIRS for part in p.relative_to(root).parts[:-1])
+        )
+        out = {str(p): p.read_bytes() for p in files}
+    except OSError as exc:
+        return {}, [Problem("BL009", f"could not read '{root}': {exc.strerror}", str(root))]
+    if not out:
+        return {}, [Problem("BL009", f"no .yaml files in '{root}'", str(root))]
+    return out, []
+
+
+class _FileParser:
+    """Parses one file's top-level value into model objects, collecting problems."""
+
+    def __init__(self, filename: str, problems: list[Problem]) -> None:
+        self.file = filename
+        self.problems = problems
+
+    # -- reporting ---------------------------------------------------------------
+    def report(self, code: str, message: str, pos: tuple[int, int], hint: str | None = None):
+        self.problems.append(Problem(code, message, self.file, pos[0], pos[1], hint))
+
+    def expect_map(self, value: object, what: str, pos) -> YMap | None:
+        if isinstance(value, YMap):
+            return value
+        self.report("BL006", f"{what} should be a mapping (key: value lines), "
+                             f"not {_kind(value)}", pos)
+        return None
+
+    def expect_list(self, value: object, what: str, pos) -> YList | None:
+        if isinstance(value, YList):
+            return value
+        self.report("BL006", f"{what} should be a list (lines starting with '- '), "
+                             f"not {_kind(value)}", pos)
+        return None
+
+    def known_keys(self, mapping: YMap, allowed: tuple[str, ...], what: str) -> None:
+        for key in mapping:
+            if key not in allowed:
+                self.report("BL007", f"unknown key '{key}' in {what}."
+                                     f"{did_you_mean(key, allowed)}", mapping.where(key),
+                            hint=f"{what.capitalize()} accepts: {', '.join(allowed)}.")
+
+    def require(self, mapping: YMap, key: str, what: str) -> bool:
+        if key in mapping and mapping[key] is not None:
+            return True
+        self.report("BL008", f"{what} has no '{key}'", mapping.pos)
+        return False
+
+    # -- values ------------------------------------------------------------------
+    def text(self, value: object, what: str, pos) -> Text | None:
+        if isinstance(value, str):
+            if not value.strip():
+                self.report("BL024", f"{what} is empty", pos)
+                return None
+            return Text(freeze({ANY: value}), pos)
+        if isinstance(value, YMap):
+            variants = {}
+            for lang, item in value.items():
+                if not LANG_CODE.match(lang):
+                    self.report("BL007", f"'{lang}' in {what} is not a language code",
+                                value.where(lang),
+                                hint="A text is either plain words or a mapping from language "
+                                     "codes (en, cy, ...) to words.")
+                    continue
+                if not isinstance(item, str) or not item.strip():
+                    self.report("BL024" if isinstance(item, str) or item is None else "BL006",
+                                f"the '{lang}' text of {what} is empty or not text",
+                                value.where_value(lang))
+                    continue
+                variants[lang] = item
+            return Text(freeze(variants), pos) if variants else None
+        if value is None:
+            self.report("BL024", f"{what} is empty", pos)
+        else:
+            self.report("BL006", f"{what} should be text, not {_kind(value)}", pos)
+        return None
+
+    def id_list(self, value: object, what: str, pos) -> tuple[str, ...]:
+        if isinstance(value, str):
+            return (value,)
+        items = self.expect_list(value, what, pos)
+        if items is None:
+            return ()
+        out = []
+        for i, item in enumerate(items):
+            if isinstance(item, str | int | float) and not isinstance(item, bool):
+                out.append(str(item))
+            else:
+                self.report("BL006", f"each entry of {what} should be a word", items.where(i))
+        return tuple(out)
+
+    def variables(self, value: object, what: str, pos) -> dict[str, str]:
+        mapping = self.expect_map(value, what, pos)
+        if mapping is None:
+            return {}
+        out = {}
+        for name, val in mapping.items():
+            if not VAR_NAME.match(name):
+                self.report("BL006", f"'{name}' is not a valid variable name",
+                            mapping.where(name),
+                            hint="Variable names use lower-case letters, digits and underscores.")
+                continue
+            if isinstance(val, YMap | YList) or val is None:
+                self.report("BL006", f"variable '{name}' should be set to a single word",
+                            mapping.where_value(name))
+                continue
+            out[name] = _scalar_str(val)
+        return out
+
+    def conditions(self, mapping: YMap, what: str) -> tuple[Condition, ...]:
+        out = []
+        for key, negate in (("if", False), ("unless", True)):
+            if key not in mapping:
+                continue
+            cond = self.expect_map(mapping[key], f"'{key}' of {what}", mapping.where_value(key))
+            if cond is None:
+                continue
+            required = {}
+            for name, val in cond.items():
+                if isinstance(val, YList):
+                    required[name] = tuple(_scalar_str(v) for v in val)
+                elif isinstance(val, YMap):
+                    self.report("BL006", f"condition on '{name}' should be a value or a list "
+                                         "of values", cond.where_value(name))
+                else:
+                    required[name] = (_scalar_str(val),)
+            out.append(Condition(freeze(required), negate, mapping.where(key)))
+        return tuple(out)
+
+    def target(self, mapping: YMap, what: str) -> str | None:
+        if not self.require(mapping, "to", what):
+            return None
+        value = mapping["to"]
+        if not isinstance(value, str):
+            self.report("BL006", f"'to' of {what} should be a node id", mapping.where_value("to"))
+            return None
+        return value
+
+    # -- parts -------------------------------------------------------------------
+    def node(self, node_id: str, value: object, pos) -> Node | None:
+        what = f"node '{node_id}'"
+        mapping = self.expect_map(value, what, pos)
+        if mapping is None:
+            return None
+        self.known_keys(mapping, NODE_KEYS, "a node")
+        note = None
+        if "note" in mapping:
+            note = self.text(mapping["note"], f"the note of {what}", mapping.where_value("note"))
+        messages: list[Message] = []
+        if self.require(mapping, "messages", what):
+            raw = mapping["messages"]
+            if isinstance(raw, str | YMap):  # a single message is fine too
+                raw_items, positions = [raw], [mapping.where_value("messages")]
+            else:
+                items = self.expect_list(raw, f"'messages' of {what}", mapping.where_value("messages"))
+                raw_items = list(items) if items is not None else []
+                positions = [items.where(i) for i in range(len(raw_items))] if items else []
+            for i, (item, ipos) in enumerate(zip(raw_items, positions, strict=True)):
+                msg = self.message(item, f"message {i + 1} of {what}", ipos)
+                if msg:
+                    messages.append(msg)
+        options = []
+        if "options" in mapping and mapping["options"] is not None:
+            items = self.expect_list(mapping["options"], f"'options' of {what}",
+                                     mapping.where_value("options"))
+            for i, item in enumerate(items or []):
+                opt = self.option(item, f"option {i + 1} of {what}", items.where(i))
+                if opt:
+                    options.append(opt)
+        free_text = None
+        if "free_text" in mapping:
+            free_text = self.free_text(mapping["free_text"], what, mapping.where_value("free_text"))
+        node_set = {}
+        if "set" in mapping:
+            node_set = self.variables(mapping["set"], f"'set' of {what}", mapping.where_value("set"))
+        return Node(node_id, self.file, pos, tuple(messages), note, tuple(options), free_text,
+                    freeze(node_set))
+
+    def message(self, value: object, what: str, pos) -> Message | None:
+        if isinstance(value, YMap) and any(k in value for k in MESSAGE_KEYS):
+            self.known_keys(value, MESSAGE_KEYS, "a message")
+            conds = self.conditions(value, what)
+            if "signposts" in value:
+                if "text" in value:
+                    self.report("BL006", f"{what} has both 'text' and 'signposts'; use one",
+                                value.where("signposts"))
+                ids = self.id_list(value["signposts"], f"'signposts' of {what}",
+                                   value.where_value("signposts"))
+                return Message(None, ids, conds, pos) if ids else None
+            if not self.require(value, "text", what):
+                return None
+            text = self.text(value["text"], what, value.where_value("text"))
+            return Message(text, (), conds, pos) if text else None
+        text = self.text(value, what, pos)
+        return Message(text, (), (), pos) if text else None
+
+    def option(self, value: object, what: str, pos) -> Option | None:
+        mapping = self.expect_map(value, what, pos)
+        if mapping is None:
+            return None
+        self.known_keys(mapping, OPTION_KEYS, "an option")
+        label = None
+        if self.require(mapping, "label", what):
+            label = self.text(mapping["label"], f"the label of {what}", mapping.where_value("label"))
+        to = self.target(mapping, what)
+        option_set = {}
+        if "set" in mapping:
+            option_set = self.variables(mapping["set"], f"'set' of {what}",
+                                        mapping.where_value("set"))
+        conds = self.conditions(mapping, what)
+        if label is None or to is None:
+            return None
+        return Option(label, to, freeze(option_set), conds, pos, mapping.where_value("to"))
+
+    def free_text(self, value: object, what: str, pos) -> FreeText | None:
+        mapping = self.expect_map(value, f"'free_text' of {what}", pos)
+        if mapping is None:
+            return None
+        self.known_keys(mapping, FREE_TEXT_KEYS, "free_text")
+        routes = []
+        if "routes" in mapping and mapping["routes"] is not None:
+            items = self.expect_list(mapping["routes"], f"'routes' of {what}",
+                                     mapping.where_value("routes"))
+            for i, item in enumerate(items or []):
+                rwhat = f"route {i + 1} of {what}"
+                route = self.expect_map(item, rwhat, items.where(i))
+                if route is None:
+                    continue
+                self.known_keys(route, ROUTE_KEYS, "a route")
+                words = ()
+                if self.require(route, "match", rwhat):
+                    words = tuple(w.lower().strip() for w in self.id_list(
+                        route["match"], f"'match' of {rwhat}", route.where_value("match")) if w.strip())
+                to = self.target(route, rwhat)
+                route_set = {}
+                if "set" in route:
+                    route_set = self.variables(route["set"], f"'set' of {rwhat}",
+                                               route.where_value("set"))
+                if words and to:
+                    routes.append(Route(words, to, freeze(route_set), items.where(i),
+                                        route.where_value("to")))
+        if not self.require(mapping, "fallback", f"'free_text' of {what}"):
+            return None
+        fallback = mapping["fallback"]
+        if not isinstance(fallback, str):
+            self.report("BL006", "'fallback' should be a node id", mapping.where_value("fallback"))
+            return None
+        return FreeText(tuple(routes), fallback, mapping.where_value("fallback"))
+
+    def signpost(self, sp_id: str, value: object, pos) -> Signpost | None:
+        what = f"signpost '{sp_id}'"
+        mapping = self.expect_map(value, what, pos)
+        if mapping is None:
+            return None
+        self.known_keys(mapping, SIGNPOST_KEYS, "a signpost")
+        ok = all([self.require(mapping, k, what) for k in ("text", "source", "checked")])
+        if not ok:
+            return None
+        text = self.text(mapping["text"], f"the text of {what}", mapping.where_value("text"))
+        checked = mapping["checked"]
+        if isinstance(checked, dt.datetime):
+            checked = checked.date()
+        if not isinstance(checked, dt.date):
+            self.report("BL061", f"'checked' of {what} is not a date: '{checked}'",
+                        mapping.where_value("checked"))
+            checked = None
+        region = _scalar_str(mapping.get("region", "any")).lower()
+        needs = ()
+        if "needs" in mapping:
+            needs = self.id_list(mapping["needs"], f"'needs' of {what}", mapping.where_value("needs"))
+        if text is None:
+            return None
+        return Signpost(sp_id, self.file, pos, text, region, _scalar_str(mapping["source"]),
+                        checked, needs)
+
+
+@dataclass
+class _Collected:
+    nodes: dict = field(default_factory=dict)
+    signposts: dict = field(default_factory=dict)
+    entry: dict | None = None
+    entry_where: tuple | None = None
+    settings: Settings | None = None
+    system: dict = field(default_factory=dict)
+
+
+def _collect_file(filename: str, root: object, got: _Collected, problems: list[Problem]) -> None:
+    p = _FileParser(filename, problems)
+    top = p.expect_map(root, "the file", (1, 1))
+    if top is None:
+        return
+    p.known_keys(top, FILE_KEYS, "a dialogue file")
+    nodes = top.get("nodes")
+    if "nodes" in top:
+        nodes = p.expect_map(nodes, "'nodes'", top.where_value("nodes"))
+    for node_id, value in (nodes or {}).items():
+        where = nodes.where(node_id)
+        if not NODE_ID.match(node_id):
+            p.report("BL015", f"'{node_id}' is not a valid node id", where)
+            continue
+        if node_id in got.nodes:
+            first = got.nodes[node_id]
+            p.report("BL010", f"node '{node_id}' is also defined at "
+                              f"{first.file}:{first.pos[0]}", where)
+            problems.append(Problem("BL010", f"node '{node_id}' is also defined at "
+                                    f"{filename}:{where[0]}", first.file, *first.pos))
+            continue
+        node = p.node(node_id, value, where)
+        if node:
+            got.nodes[node_id] = node
+    if "signposts" in top:
+        signposts = p.expect_map(top["signposts"], "'signposts'", top.where_value("signposts"))
+        for sp_id, value in (signposts or {}).items():
+            where = signposts.where(sp_id)
+            if sp_id in got.signposts:
+                first = got.signposts[sp_id]
+                p.report("BL016", f"signpost '{sp_id}' is also defined at "
+                                  f"{first.file}:{first.pos[0]}", where)
+                continue
+            sp = p.signpost(sp_id, value, where)
+            if sp:
+                got.signposts[sp_id] = sp
+    if "entry_points" in top:
+        where = top.where("entry_points")
+        if got.entry is not None:
+            p.report("BL014", "a second 'entry_points' section (the first is at "
+                              f"{got.entry_where[0]}:{got.entry_where[1][0]})", where)
+        else:
+            entry = p.expect_map(top["entry_points"], "'entry_points'", where)
+            if entry is not None:
+                p.known_keys(entry, ENTRY_POINTS, "entry_points")
+                got.entry, got.entry_where = {}, (filename, where)
+                for name in ENTRY_POINTS:
+                    if name not in entry:
+                        p.report("BL014", f"entry_points has no '{name}'", where)
+                    elif not isinstance(entry[name], str):
+                        p.report("BL006", f"entry point '{name}' should be a node id",
+                                 entry.where_value(name))
+                    else:
+                        got.entry[name] = (entry[name], entry.where_value(name), filename)
+    if "settings" in top:
+        got.settings = _settings(p, top["settings"], top.where_value("settings"))
+    if "system_messages" in top:
+        sysm = p.expect_map(top["system_messages"], "'system_messages'",
+                            top.where_value("system_messages"))
+        for key, value in (sysm or {}).items():
+            if key not in DEFAULT_SYSTEM_MESSAGES:
+                p.report("BL007", f"unknown system message '{key}'."
+                                  f"{did_you_mean(key, DEFAULT_SYSTEM_MESSAGES)}", sysm.where(key))
+                continue
+            text = p.text(value, f"system message '{key}'", sysm.where_value(key))
+            if text:
+                got.system[key] = text
+
+
+def _settings(p: _FileParser, value: object, pos) -> Settings:
+    mapping = p.expect_map(value, "'settings'", pos)
+    if mapping is None:
+        return Settings()
+    p.known_keys(mapping, SETTINGS_KEYS, "settings")
+    kwargs: dict = {}
+    if "default_language" in mapping:
+        kwargs["default_language"] = _scalar_str(mapping["default_language"])
+    if "languages" in mapping:
+        kwargs["languages"] = p.id_list(mapping["languages"], "'languages'",
+                                        mapping.where_value("languages"))
+    if "default_region" in mapping:
+        kwargs["default_region"] = _scalar_str(mapping["default_region"]).lower()
+    if "variables" in mapping:
+        kwargs["variables"] = freeze(p.variables(mapping["variables"], "'variables'",
+                                                 mapping.where_value("variables")))
+    for key in ("readability_limit", "label_limit"):
+        if key in mapping:
+            val = mapping[key]
+            if isinstance(val, int) and not isinstance(val, bool) and val > 0:
+                kwargs[key] = val
+            else:
+                p.report("BL006", f"'{key}' should be a whole number above 0",
+                         mapping.where_value(key))
+    return Settings(**kwargs)
+
+
+def load_dialogue(
+    files: Mapping[str, bytes],
+    *,
+    default_language: str | None = None,
+    variables: Mapping[str, str] | None = None,
+    risk_phrases: tuple = (),
+    today: dt.date | None = None,
+) -> LoadResult:
+    """Parse and validate dialogue files. Pure: same bytes, same result.
+
+    ``default_language`` and ``variables`` let the deployer's config override the
+    dialogue's own settings. ``today`` dates signpost checks (defaults to the real date).
+    """
+    problems: list[Problem] = []
+    got = _Collected()
+    for filename in sorted(files):
+        root, read_problems = read_yaml(files[filename], filename)
+        problems.extend(read_problems)
+        if root is not None:
+            _collect_file(filename, root, got, problems)
+
+    settings = got.settings or Settings()
+    if default_language:
+        settings = _replace(settings, default_language=default_language)
+    if variables:
+        settings = _replace(settings, variables=freeze({**settings.variables, **variables}))
+    if settings.default_language not in settings.languages:
+        settings = _replace(settings, languages=(settings.default_language, *settings.languages))
+
+    entry: dict[str, str] = {}
+    if got.entry is None:
+        if files:
+            problems.append(Problem("BL014", "no file has an 'entry_points' section",
+                                    sorted(files)[0]))
+    else:
+        for name, (node_id, pos, filename) in got.entry.items():
+            if node_id not in got.nodes:
+                problems.append(Problem("BL011", f"entry point '{name}' goes to '{node_id}', "
+                                        f"which is not a node.{did_you_mean(node_id, got.nodes)}",
+                                        filename, *pos))
+            entry[name] = node_id
+
+    digest = hashlib.sha256()
+    for filename in sorted(files):
+        digest.update(filename.encode() + b"\0" + files[filename] + b"\0")
+    dialogue = Dialogue(
+        nodes=freeze(got.nodes),
+        signposts=freeze(got.signposts),
+        entry=freeze(entry),
+        settings=settings,
+        system_messages=freeze(got.system),
+        version=digest.hexdigest()[:12],
+        risk_phrases=risk_phrases,
+    )
+    if not has_errors(problems):
+        # Cross-file checks need a structurally sound dialogue to look at.
+        problems.extend(checks.check_dialogue(dialogue, today=today or dt.date.today()))
+    problems.sort(key=Problem.sort_key)
+    ok = not has_errors(problems) and len(entry) == len(ENTRY_POINTS)
+    return LoadResult(dialogue if ok else None, problems, dialogue)
+
+
+def load_dialogue_dir(path: str | Path, **kwargs) -> LoadResult:
+    """Read a dialogue folder and load it (the safety phrases beside it too)."""
+    from bot.safety import load_risk_phrases  # local: safety imports the loader's reader
+
+    files, problems = read_dialogue_files(path)
+    if problems:
+        return LoadResult(None, problems)
+    if "risk_phrases" not in kwargs:
+        phrases, safety_problems = load_risk_phrases(Path(path))
+        if safety_problems:
+            return LoadResult(None, safety_problems)
+        kwargs["risk_phrases"] = phrases
+    return load_dialogue(files, **kwargs)
+
+
+def _replace(settings: Settings, **changes) -> Settings:
+    from dataclasses import replace
+
+    return replace(settings, **changes)
+
+
+def _scalar_str(value: object) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return "" if value is None else str(value)
+
+
+def _kind(value: object) -> str:
+    if isinstance(value, YMap):
+        return "a mapping"
+    if isinstance(value, YList):
+        return "a list"
+    if isinstance(value, str):
+        return "text"
+    if value is None:
+        return "nothing"
+    return f"a {type(value).__name__}"

@@ -1,0 +1,168 @@
+"""The loaded dialogue: plain, immutable data the engine walks and the validator inspects.
+
+Nothing here reads files or knows about Telegram. Texts are kept per language
+(``ANY`` for text written without a language) so the engine can pick a translation.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from types import MappingProxyType
+
+ANY = "*"  # key of a text written as a plain string, valid for every language
+
+Pos = tuple[int, int]
+
+# Variables the adapters provide at run time; dialogue authors may use them in text.
+BUILTIN_VARIABLES = frozenset({"first_name", "region", "language"})
+
+ENTRY_POINTS = ("start", "menu", "pause", "help", "crisis")
+
+# Built-in replies, used when the dialogue's `system_messages:` does not override them.
+DEFAULT_SYSTEM_MESSAGES = {
+    "use_buttons": "I can only follow the buttons here. Please choose one below, "
+                   "or send /menu for the main menu.",
+    "moved_on": "That button is from earlier in our conversation, which has moved on. "
+                "Here is where we are now.",
+    "node_gone": "This part of the conversation has changed since we last spoke, so "
+                 "I've taken you back to the menu.",
+    "unknown_command": "I don't know that command. Send /menu for the main menu or "
+                       "/support for help numbers.",
+    "nothing_to_go_back_to": "There is nothing earlier to go back to.",
+    "choose": "Please choose:",
+    "language_set": "Language changed.",
+    "language_unknown": "Sorry, that language is not available.",
+}
+
+
+def freeze(mapping: dict | None = None) -> MappingProxyType:
+    return MappingProxyType(dict(mapping or {}))
+
+
+@dataclass(frozen=True)
+class Text:
+    """A text in one or more languages: {"en": "...", "cy": "..."} or {ANY: "..."}."""
+
+    variants: MappingProxyType
+    pos: Pos = (0, 0)
+
+    def pick(self, lang: str, default_lang: str) -> str:
+        v = self.variants
+        if lang in v:
+            return v[lang]
+        if default_lang in v:
+            return v[default_lang]
+        if ANY in v:
+            return v[ANY]
+        return next(iter(v.values()), "")
+
+    @classmethod
+    def plain(cls, text: str) -> Text:
+        return cls(freeze({ANY: text}))
+
+
+@dataclass(frozen=True)
+class Condition:
+    """`if:` / `unless:` on a variable: all listed variables must have one of the values."""
+
+    required: MappingProxyType  # name -> tuple of accepted string values
+    negate: bool = False
+    pos: Pos = (0, 0)
+
+    def holds(self, variables: dict | MappingProxyType) -> bool:
+        ok = all(str(variables.get(name, "")) in values for name, values in self.required.items())
+        return ok != self.negate
+
+
+def conditions_hold(conds: tuple[Condition, ...], variables) -> bool:
+    return all(c.holds(variables) for c in conds)
+
+
+@dataclass(frozen=True)
+class Message:
+    text: Text | None = None
+    signposts: tuple[str, ...] = ()
+    conditions: tuple[Condition, ...] = ()
+    pos: Pos = (0, 0)
+
+
+@dataclass(frozen=True)
+class Option:
+    label: Text
+    to: str
+    set: MappingProxyType = field(default_factory=freeze)
+    conditions: tuple[Condition, ...] = ()
+    pos: Pos = (0, 0)
+    to_pos: Pos = (0, 0)
+
+
+@dataclass(frozen=True)
+class Route:
+    match: tuple[str, ...]
+    to: str
+    set: MappingProxyType = field(default_factory=freeze)
+    pos: Pos = (0, 0)
+    to_pos: Pos = (0, 0)
+
+
+@dataclass(frozen=True)
+class FreeText:
+    routes: tuple[Route, ...]
+    fallback: str
+    fallback_pos: Pos = (0, 0)
+
+
+@dataclass(frozen=True)
+class Node:
+    id: str
+    file: str
+    pos: Pos
+    messages: tuple[Message, ...]
+    note: Text | None = None
+    options: tuple[Option, ...] = ()
+    free_text: FreeText | None = None
+    set: MappingProxyType = field(default_factory=freeze)
+
+    def targets(self) -> list[tuple[str, Pos]]:
+        out = [(o.to, o.to_pos) for o in self.options]
+        if self.free_text:
+            out += [(r.to, r.to_pos) for r in self.free_text.routes]
+            out.append((self.free_text.fallback, self.free_text.fallback_pos))
+        return out
+
+
+@dataclass(frozen=True)
+class Signpost:
+    id: str
+    file: str
+    pos: Pos
+    text: Text
+    region: str
+    source: str
+    checked: dt.date | None
+    needs: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Settings:
+    default_language: str = "en"
+    languages: tuple[str, ...] = ("en",)
+    default_region: str = "uk"
+    variables: MappingProxyType = field(default_factory=freeze)  # starting values
+    readability_limit: int = 600
+    label_limit: int = 40
+
+
+@dataclass(frozen=True)
+class Dialogue:
+    nodes: MappingProxyType  # id -> Node
+    signposts: MappingProxyType  # id -> Signpost
+    entry: MappingProxyType  # entry point name -> node id
+    settings: Settings
+    system_messages: MappingProxyType  # key -> Text
+    version: str  # short hash of the files' bytes, for logs and /healthz
+    risk_phrases: tuple = ()  # compiled safety patterns, see bot.safety
+
+    def system(self, key: str) -> Text:
+        return self.system_messages.get(key) or Text.plain(DEFAULT_SYSTEM_MESSAGES[key])
