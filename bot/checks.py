@@ -39,8 +39,13 @@ def check_dialogue(d: Dialogue, *, today: dt.date) -> list[Problem]:
         translated = [lang for lang in text.variants if lang != ANY]
         for lang in translated:
             if lang not in languages:
-                report("BL051", f"{what} has a '{lang}' text but '{lang}' is not in "
-                       f"settings.languages ({', '.join(sorted(languages))})", file, text.pos)
+                report(
+                    "BL051",
+                    f"{what} has a '{lang}' text but '{lang}' is not in "
+                    f"settings.languages ({', '.join(sorted(languages))})",
+                    file,
+                    text.pos,
+                )
         if len(languages) > 1:
             missing = sorted(languages - set(text.variants)) if translated else []
             if not translated:
@@ -51,42 +56,79 @@ def check_dialogue(d: Dialogue, *, today: dt.date) -> list[Problem]:
             label = "" if lang == ANY else f" ({lang})"
             for name, default, offset in placeholders(raw):
                 if default is None and name not in settable:
-                    report("BL040", f"{what}{label} uses {{{name}}}, which nothing sets."
-                           f"{did_you_mean(name, settable)}", file,
-                           offset_to_pos(raw, offset, text.pos))
+                    report(
+                        "BL040",
+                        f"{what}{label} uses {{{name}}}, which nothing sets."
+                        f"{did_you_mean(name, settable)}",
+                        file,
+                        offset_to_pos(raw, offset, text.pos),
+                    )
             if is_label:
-                if "<" in raw and any(c == "BL030" or c == "BL031" for c, _, _ in
-                                      html_problems(raw)) or "<" in raw and ">" in raw:
-                    report("BL030", f"{what}{label} has formatting; button labels are "
-                           "plain text", file, text.pos)
+                if (
+                    "<" in raw
+                    and any(c == "BL030" or c == "BL031" for c, _, _ in html_problems(raw))
+                    or "<" in raw
+                    and ">" in raw
+                ):
+                    report(
+                        "BL030",
+                        f"{what}{label} has formatting; button labels are plain text",
+                        file,
+                        text.pos,
+                    )
                 rendered = render(raw, _longest_values(settable))
                 if telegram_length(rendered) > d.settings.label_limit:
-                    report("BL022", f"{what}{label} is {telegram_length(rendered)} characters "
-                           f"(limit {d.settings.label_limit}): '{visible_text(raw)[:30]}...'",
-                           file, text.pos)
+                    report(
+                        "BL022",
+                        f"{what}{label} is {telegram_length(rendered)} characters "
+                        f"(limit {d.settings.label_limit}): '{visible_text(raw)[:30]}...'",
+                        file,
+                        text.pos,
+                    )
                 continue
             for code, message, offset in html_problems(raw):
-                report(code, f"{what}{label}: {message}", file, offset_to_pos(raw, offset, text.pos))
+                report(
+                    code, f"{what}{label}: {message}", file, offset_to_pos(raw, offset, text.pos)
+                )
             rendered = render(raw, _longest_values(settable))
             length = telegram_length(rendered)
             if length > TELEGRAM_MAX_MESSAGE:
-                report("BL020", f"{what}{label} is {length} characters after filling in "
-                       f"variables; Telegram's limit is {TELEGRAM_MAX_MESSAGE}", file, text.pos)
+                report(
+                    "BL020",
+                    f"{what}{label} is {length} characters after filling in "
+                    f"variables; Telegram's limit is {TELEGRAM_MAX_MESSAGE}",
+                    file,
+                    text.pos,
+                )
             elif length > d.settings.readability_limit:
-                report("BL021", f"{what}{label} is {length} characters (readability limit "
-                       f"{d.settings.readability_limit})", file, text.pos)
+                report(
+                    "BL021",
+                    f"{what}{label} is {length} characters (readability limit "
+                    f"{d.settings.readability_limit})",
+                    file,
+                    text.pos,
+                )
 
     def check_conditions(conds, what: str, file: str) -> None:
         for cond in conds:
             for name in cond.required:
                 if name not in settable:
-                    report("BL041", f"{what} checks '{name}', which nothing sets."
-                           f"{did_you_mean(name, settable)}", file, cond.pos)
+                    report(
+                        "BL041",
+                        f"{what} checks '{name}', which nothing sets."
+                        f"{did_you_mean(name, settable)}",
+                        file,
+                        cond.pos,
+                    )
 
     def check_target(target: str, what: str, file: str, pos) -> None:
         if target not in d.nodes:
-            report("BL011", f"{what} goes to '{target}', which is not a node."
-                   f"{did_you_mean(target, d.nodes)}", file, pos)
+            report(
+                "BL011",
+                f"{what} goes to '{target}', which is not a node.{did_you_mean(target, d.nodes)}",
+                file,
+                pos,
+            )
 
     for node in d.nodes.values():
         f = node.file
@@ -99,8 +141,13 @@ def check_dialogue(d: Dialogue, *, today: dt.date) -> list[Problem]:
                 check_text(msg.text, mwhat, f)
             for sp in msg.signposts:
                 if sp not in d.signposts:
-                    report("BL017", f"{mwhat} lists signpost '{sp}', which does not exist."
-                           f"{did_you_mean(sp, d.signposts)}", f, msg.pos)
+                    report(
+                        "BL017",
+                        f"{mwhat} lists signpost '{sp}', which does not exist."
+                        f"{did_you_mean(sp, d.signposts)}",
+                        f,
+                        msg.pos,
+                    )
             check_conditions(msg.conditions, mwhat, f)
         _check_signpost_lengths(d, node, report)
         for i, opt in enumerate(node.options):
@@ -110,33 +157,58 @@ def check_dialogue(d: Dialogue, *, today: dt.date) -> list[Problem]:
             check_conditions(opt.conditions, owhat, f)
             data = callback_data(node.id, i, "0000")
             if len(data.encode()) > TELEGRAM_MAX_CALLBACK_DATA:
-                report("BL023", f"the button data for {owhat} would be {len(data.encode())} "
-                       f"bytes (limit {TELEGRAM_MAX_CALLBACK_DATA}) because the node id is "
-                       "long", f, opt.pos)
+                report(
+                    "BL023",
+                    f"the button data for {owhat} would be {len(data.encode())} "
+                    f"bytes (limit {TELEGRAM_MAX_CALLBACK_DATA}) because the node id is "
+                    "long",
+                    f,
+                    opt.pos,
+                )
         if node.free_text:
             for j, route in enumerate(node.free_text.routes, start=1):
                 check_target(route.to, f"route {j} of {where}", f, route.to_pos)
-            check_target(node.free_text.fallback, f"the free_text fallback of {where}", f,
-                         node.free_text.fallback_pos)
+            check_target(
+                node.free_text.fallback,
+                f"the free_text fallback of {where}",
+                f,
+                node.free_text.fallback_pos,
+            )
         if not node.options and not node.free_text:
-            report("BL013", f"{where} has no options and no free_text, so a parent "
-                   "reaching it would be stuck", f, node.pos)
+            report(
+                "BL013",
+                f"{where} has no options and no free_text, so a parent reaching it would be stuck",
+                f,
+                node.pos,
+            )
 
     for key, text in d.system_messages.items():
-        check_text(text, f"system message '{key}'", _entry_file(d), )
+        check_text(
+            text,
+            f"system message '{key}'",
+            _entry_file(d),
+        )
 
     for sp in d.signposts.values():
         check_text(sp.text, f"the text of signpost '{sp.id}'", sp.file)
         if sp.checked and (today - sp.checked).days > STALE_AFTER_DAYS:
-            report("BL060", f"signpost '{sp.id}' was last checked on {sp.checked.isoformat()}",
-                   sp.file, sp.pos)
+            report(
+                "BL060",
+                f"signpost '{sp.id}' was last checked on {sp.checked.isoformat()}",
+                sp.file,
+                sp.pos,
+            )
 
     if not any(p.code == "BL011" for p in problems):
         reachable = reachable_nodes(d)
         for node in d.nodes.values():
             if node.id not in reachable:
-                report("BL012", f"node '{node.id}' cannot be reached from the start or any "
-                       "entry point", node.file, node.pos)
+                report(
+                    "BL012",
+                    f"node '{node.id}' cannot be reached from the start or any entry point",
+                    node.file,
+                    node.pos,
+                )
     return problems
 
 
@@ -144,13 +216,20 @@ def _check_signpost_lengths(d: Dialogue, node: Node, report) -> None:
     for i, msg in enumerate(node.messages, start=1):
         if not msg.signposts:
             continue
-        total = sum(telegram_length(sp.text.pick(d.settings.default_language,
-                                                 d.settings.default_language)) + 2
-                    for s in msg.signposts if (sp := d.signposts.get(s)))
+        total = sum(
+            telegram_length(sp.text.pick(d.settings.default_language, d.settings.default_language))
+            + 2
+            for s in msg.signposts
+            if (sp := d.signposts.get(s))
+        )
         if total > TELEGRAM_MAX_MESSAGE:
-            report("BL020", f"message {i} of node '{node.id}' lists signposts adding up to "
-                   f"{total} characters; Telegram's limit is {TELEGRAM_MAX_MESSAGE}",
-                   node.file, msg.pos)
+            report(
+                "BL020",
+                f"message {i} of node '{node.id}' lists signposts adding up to "
+                f"{total} characters; Telegram's limit is {TELEGRAM_MAX_MESSAGE}",
+                node.file,
+                msg.pos,
+            )
 
 
 def _entry_file(d: Dialogue) -> str:
@@ -159,8 +238,9 @@ def _entry_file(d: Dialogue) -> str:
 
 
 def _settable_values(d: Dialogue) -> dict[str, set[str]]:
-    values: dict[str, set[str]] = {name: {LONGEST_BUILTIN_VALUE.get(name, "")}
-                                   for name in BUILTIN_VARIABLES}
+    values: dict[str, set[str]] = {
+        name: {LONGEST_BUILTIN_VALUE.get(name, "")} for name in BUILTIN_VARIABLES
+    }
     for name, val in d.settings.variables.items():
         values.setdefault(name, set()).add(val)
     for node in d.nodes.values():

@@ -32,8 +32,11 @@ def _load_or_report(path: Path, lang: str | None = None) -> LoadResult:
     if not result.ok:
         errors = [p for p in result.problems if p.is_error]
         _print_problems(errors, sys.stderr)
-        print(f"\nThe dialogues in '{path}' have {len(errors)} error(s); fix them first "
-              f"(babyloss-bot validate {path}).", file=sys.stderr)
+        print(
+            f"\nThe dialogues in '{path}' have {len(errors)} error(s); fix them first "
+            f"(babyloss-bot validate {path}).",
+            file=sys.stderr,
+        )
     return result
 
 
@@ -64,15 +67,20 @@ def cmd_chat(args: argparse.Namespace) -> int:
     if args.start_node and args.start_node not in dialogue.nodes:
         from bot.problems import did_you_mean
 
-        print(f"There is no node '{args.start_node}'.{did_you_mean(args.start_node, dialogue.nodes)}",
-              file=sys.stderr)
+        print(
+            f"There is no node '{args.start_node}'.{did_you_mean(args.start_node, dialogue.nodes)}",
+            file=sys.stderr,
+        )
         return 2
     if args.lang and args.lang not in dialogue.settings.languages:
-        print(f"Language '{args.lang}' is not one of {', '.join(dialogue.settings.languages)}.",
-              file=sys.stderr)
+        print(
+            f"Language '{args.lang}' is not one of {', '.join(dialogue.settings.languages)}.",
+            file=sys.stderr,
+        )
         return 2
-    return run_chat(dialogue, start_node=args.start_node, language=args.lang,
-                    first_name=args.name or "")
+    return run_chat(
+        dialogue, start_node=args.start_node, language=args.lang, first_name=args.name or ""
+    )
 
 
 def cmd_graph(args: argparse.Namespace) -> int:
@@ -94,8 +102,11 @@ def cmd_graph(args: argparse.Namespace) -> int:
     else:
         sys.stdout.write(text)
     if not result.ok:
-        print("Note: the dialogues have errors; the diagram marks what it can "
-              f"(babyloss-bot validate {path}).", file=sys.stderr)
+        print(
+            "Note: the dialogues have errors; the diagram marks what it can "
+            f"(babyloss-bot validate {path}).",
+            file=sys.stderr,
+        )
     return 0
 
 

@@ -76,8 +76,10 @@ def parse_tests(data: bytes, filename: str) -> tuple[list[TestCase], list[Proble
     def keys(mapping: YMap, allowed: tuple[str, ...], what: str) -> None:
         for key in mapping:
             if key not in allowed:
-                bad(f"unknown key '{key}' in {what}.{did_you_mean(key, allowed)}",
-                    mapping.where(key))
+                bad(
+                    f"unknown key '{key}' in {what}.{did_you_mean(key, allowed)}",
+                    mapping.where(key),
+                )
 
     if not isinstance(root, YMap) or not isinstance(root.get("tests"), YList):
         bad("a test file is a mapping with a 'tests:' list", getattr(root, "pos", (1, 1)))
@@ -90,9 +92,14 @@ def parse_tests(data: bytes, filename: str) -> tuple[list[TestCase], list[Proble
             continue
         keys(item, CASE_KEYS, "a test case")
         name = str(item.get("name") or f"test {i + 1}")
-        case = TestCase(name, filename, items.where(i)[0],
-                        start=_opt_str(item.get("start")), language=_opt_str(item.get("language")),
-                        first_name=str(item.get("first_name") or ""))
+        case = TestCase(
+            name,
+            filename,
+            items.where(i)[0],
+            start=_opt_str(item.get("start")),
+            language=_opt_str(item.get("language")),
+            first_name=str(item.get("first_name") or ""),
+        )
         if "variables" in item:
             if isinstance(item["variables"], YMap):
                 case.variables = {k: _word(v) for k, v in item["variables"].items()}
@@ -129,13 +136,22 @@ def run_case(dialogue: Dialogue, case: TestCase) -> list[Failure]:
     ctx = Context(first_name=case.first_name)
     session = new_session(dialogue, case.language)
     if case.variables:
-        session = type(session)(node=None, variables=freeze({**session.variables,
-                                                             **case.variables}),
-                                language=case.language)
+        session = type(session)(
+            node=None,
+            variables=freeze({**session.variables, **case.variables}),
+            language=case.language,
+        )
     if case.start:
         if case.start not in dialogue.nodes:
-            return [Failure(case, 0, case.line, f"start node '{case.start}' does not exist."
-                            f"{did_you_mean(case.start, dialogue.nodes)}")]
+            return [
+                Failure(
+                    case,
+                    0,
+                    case.line,
+                    f"start node '{case.start}' does not exist."
+                    f"{did_you_mean(case.start, dialogue.nodes)}",
+                )
+            ]
         result = enter(dialogue, session, case.start, ctx)
     else:
         result = step(dialogue, session, Start(), ctx)
@@ -145,8 +161,15 @@ def run_case(dialogue: Dialogue, case: TestCase) -> list[Failure]:
             match = [b for b in result.buttons if b.label.strip().lower() == st.value.lower()]
             if not match:
                 offered = ", ".join(f"'{label}'" for label in labels) or "no buttons"
-                return [Failure(case, number, st.line, f"press '{st.value}': no such button. "
-                                f"Offered: {offered}.{did_you_mean(st.value, labels)}")]
+                return [
+                    Failure(
+                        case,
+                        number,
+                        st.line,
+                        f"press '{st.value}': no such button. "
+                        f"Offered: {offered}.{did_you_mean(st.value, labels)}",
+                    )
+                ]
             result = step(dialogue, result.session, Press(match[0].data), ctx)
         elif st.action == "type":
             result = step(dialogue, result.session, Say(st.value), ctx)
@@ -165,8 +188,9 @@ def check_expectations(result: StepResult, expect: dict) -> list[str]:
     texts = [visible_text(r.text) for r in result.replies]
     joined = "\n".join(texts)
     if "node" in expect and result.session.node != str(expect["node"]):
-        out.append(f"expected to arrive at node '{expect['node']}', "
-                   f"but arrived at '{result.session.node}'")
+        out.append(
+            f"expected to arrive at node '{expect['node']}', but arrived at '{result.session.node}'"
+        )
     for phrase in _as_list(expect.get("says")):
         if phrase.lower() not in joined.lower():
             shown = " | ".join(t[:80] for t in texts) or "(nothing)"
@@ -183,13 +207,18 @@ def check_expectations(result: StepResult, expect: dict) -> list[str]:
     for name, value in dict(expect.get("variables") or {}).items():
         actual = result.session.variables.get(name)
         if actual != _word(value):
-            out.append(f"expected variable '{name}' to be '{_word(value)}', but it is "
-                       f"{repr(actual) if actual is not None else 'not set'}")
+            out.append(
+                f"expected variable '{name}' to be '{_word(value)}', but it is "
+                f"{repr(actual) if actual is not None else 'not set'}"
+            )
     if "crisis" in expect:
         got = "crisis" in result.events
         if got != bool(expect["crisis"]):
-            out.append("expected the crisis reply" if not got else
-                       "expected no crisis reply, but the safety net fired")
+            out.append(
+                "expected the crisis reply"
+                if not got
+                else "expected no crisis reply, but the safety net fired"
+            )
     return out
 
 

@@ -31,14 +31,21 @@ class Session:
     history: tuple[str, ...] = ()
 
     def to_dict(self) -> dict:
-        return {"node": self.node, "variables": dict(self.variables),
-                "language": self.language, "history": list(self.history)}
+        return {
+            "node": self.node,
+            "variables": dict(self.variables),
+            "language": self.language,
+            "history": list(self.history),
+        }
 
     @classmethod
     def from_dict(cls, data: dict) -> Session:
-        return cls(node=data.get("node"), variables=freeze(data.get("variables") or {}),
-                   language=data.get("language"),
-                   history=tuple(data.get("history") or ())[-HISTORY_LIMIT:])
+        return cls(
+            node=data.get("node"),
+            variables=freeze(data.get("variables") or {}),
+            language=data.get("language"),
+            history=tuple(data.get("history") or ())[-HISTORY_LIMIT:],
+        )
 
 
 # -- Inputs ---------------------------------------------------------------------------
@@ -121,9 +128,12 @@ class Context:
 
 # -- Stepping -------------------------------------------------------------------------
 def new_session(dialogue: Dialogue, language: str | None = None) -> Session:
-    return Session(variables=freeze({"region": dialogue.settings.default_region,
-                                     **dialogue.settings.variables}),
-                   language=language)
+    return Session(
+        variables=freeze(
+            {"region": dialogue.settings.default_region, **dialogue.settings.variables}
+        ),
+        language=language,
+    )
 
 
 def option_key(option: Option) -> str:
@@ -132,14 +142,16 @@ def option_key(option: Option) -> str:
     return hashlib.blake2s(raw, digest_size=2).hexdigest()
 
 
-def step(dialogue: Dialogue, session: Session, inp: Input,
-         context: Context | None = None) -> StepResult:
+def step(
+    dialogue: Dialogue, session: Session, inp: Input, context: Context | None = None
+) -> StepResult:
     """Advance ``session`` by one input and say what to send."""
     ctx = context or Context()
     if isinstance(inp, Start):
-        fresh = replace(new_session(dialogue, session.language),
-                        variables=freeze({**new_session(dialogue).variables,
-                                          **_kept_on_restart(session)}))
+        fresh = replace(
+            new_session(dialogue, session.language),
+            variables=freeze({**new_session(dialogue).variables, **_kept_on_restart(session)}),
+        )
         return _goto(dialogue, fresh, dialogue.entry["start"], ctx, remember=False)
 
     if session.node is not None and session.node not in dialogue.nodes:
@@ -158,8 +170,9 @@ def step(dialogue: Dialogue, session: Session, inp: Input,
     raise TypeError(f"not an input: {inp!r}")
 
 
-def enter(dialogue: Dialogue, session: Session, node_id: str,
-          context: Context | None = None) -> StepResult:
+def enter(
+    dialogue: Dialogue, session: Session, node_id: str, context: Context | None = None
+) -> StepResult:
     """Show ``node_id`` as if the parent had just arrived there (for --from and /preview)."""
     return _goto(dialogue, session, node_id, context or Context(), remember=False)
 
@@ -256,19 +269,26 @@ def _data_for(node: Node, option: Option) -> str:
     return callback_data(node.id, node.options.index(option), option_key(option))
 
 
-def _goto(d: Dialogue, s: Session, node_id: str, ctx: Context, *, remember: bool = True,
-          events: tuple[str, ...] = ()) -> StepResult:
+def _goto(
+    d: Dialogue,
+    s: Session,
+    node_id: str,
+    ctx: Context,
+    *,
+    remember: bool = True,
+    events: tuple[str, ...] = (),
+) -> StepResult:
     node = d.nodes[node_id]
     history = s.history
     if remember and s.node and s.node != node_id:
         history = (*history, s.node)[-HISTORY_LIMIT:]
-    s = replace(s, node=node_id, history=history,
-                variables=freeze({**s.variables, **node.set}))
+    s = replace(s, node=node_id, history=history, variables=freeze({**s.variables, **node.set}))
     return StepResult(s, tuple(_render_node(d, s, node, ctx)), (*events, f"node:{node_id}"))
 
 
-def _redisplay(d: Dialogue, s: Session, ctx: Context, text: Text,
-               events: tuple[str, ...] = ()) -> StepResult:
+def _redisplay(
+    d: Dialogue, s: Session, ctx: Context, text: Text, events: tuple[str, ...] = ()
+) -> StepResult:
     """A short system reply carrying the current node's buttons again."""
     node = d.nodes.get(s.node) if s.node else None
     if node is None:
@@ -307,8 +327,12 @@ def _render_node(d: Dialogue, s: Session, node: Node, ctx: Context) -> list[Outp
 def _buttons(d: Dialogue, s: Session, node: Node, ctx: Context) -> tuple[Button, ...]:
     lang = _lang(d, s)
     return tuple(
-        Button(render(o.label.pick(lang, d.settings.default_language),
-                      _values(d, s, ctx), escape=False), _data_for(node, o))
+        Button(
+            render(
+                o.label.pick(lang, d.settings.default_language), _values(d, s, ctx), escape=False
+            ),
+            _data_for(node, o),
+        )
         for o in _visible_options(node, s)
     )
 

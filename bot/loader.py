@@ -41,8 +41,14 @@ OPTION_KEYS = ("label", "to", "set", "if", "unless")
 FREE_TEXT_KEYS = ("routes", "fallback")
 ROUTE_KEYS = ("match", "to", "set")
 SIGNPOST_KEYS = ("text", "region", "needs", "source", "checked")
-SETTINGS_KEYS = ("default_language", "languages", "default_region", "variables",
-                 "readability_limit", "label_limit")
+SETTINGS_KEYS = (
+    "default_language",
+    "languages",
+    "default_region",
+    "variables",
+    "readability_limit",
+    "label_limit",
+)
 
 NODE_ID = re.compile(r"^[a-z][a-z0-9_]*$")
 LANG_CODE = re.compile(r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})?$")
@@ -72,8 +78,10 @@ def read_dialogue_files(path: str | Path) -> tuple[dict[str, bytes], list[Proble
         if not root.is_dir():
             return {}, [Problem("BL009", f"'{root}' does not exist", str(root))]
         files = sorted(
-            p for p in root.rglob("*")
-            if p.suffix in (".yaml", ".yml") and p.is_file()
+            p
+            for p in root.rglob("*")
+            if p.suffix in (".yaml", ".yml")
+            and p.is_file()
             and not any(part in SKIP_DIRS for part in p.relative_to(root).parts[:-1])
         )
         out = {str(p): p.read_bytes() for p in files}
@@ -98,23 +106,28 @@ class _FileParser:
     def expect_map(self, value: object, what: str, pos) -> YMap | None:
         if isinstance(value, YMap):
             return value
-        self.report("BL006", f"{what} should be a mapping (key: value lines), "
-                             f"not {_kind(value)}", pos)
+        self.report(
+            "BL006", f"{what} should be a mapping (key: value lines), not {_kind(value)}", pos
+        )
         return None
 
     def expect_list(self, value: object, what: str, pos) -> YList | None:
         if isinstance(value, YList):
             return value
-        self.report("BL006", f"{what} should be a list (lines starting with '- '), "
-                             f"not {_kind(value)}", pos)
+        self.report(
+            "BL006", f"{what} should be a list (lines starting with '- '), not {_kind(value)}", pos
+        )
         return None
 
     def known_keys(self, mapping: YMap, allowed: tuple[str, ...], what: str) -> None:
         for key in mapping:
             if key not in allowed:
-                self.report("BL007", f"unknown key '{key}' in {what}."
-                                     f"{did_you_mean(key, allowed)}", mapping.where(key),
-                            hint=f"{what.capitalize()} accepts: {', '.join(allowed)}.")
+                self.report(
+                    "BL007",
+                    f"unknown key '{key}' in {what}.{did_you_mean(key, allowed)}",
+                    mapping.where(key),
+                    hint=f"{what.capitalize()} accepts: {', '.join(allowed)}.",
+                )
 
     def require(self, mapping: YMap, key: str, what: str) -> bool:
         if key in mapping and mapping[key] is not None:
@@ -133,15 +146,20 @@ class _FileParser:
             variants = {}
             for lang, item in value.items():
                 if not LANG_CODE.match(lang):
-                    self.report("BL007", f"'{lang}' in {what} is not a language code",
-                                value.where(lang),
-                                hint="A text is either plain words or a mapping from language "
-                                     "codes (en, cy, ...) to words.")
+                    self.report(
+                        "BL007",
+                        f"'{lang}' in {what} is not a language code",
+                        value.where(lang),
+                        hint="A text is either plain words or a mapping from language "
+                        "codes (en, cy, ...) to words.",
+                    )
                     continue
                 if not isinstance(item, str) or not item.strip():
-                    self.report("BL024" if isinstance(item, str) or item is None else "BL006",
-                                f"the '{lang}' text of {what} is empty or not text",
-                                value.where_value(lang))
+                    self.report(
+                        "BL024" if isinstance(item, str) or item is None else "BL006",
+                        f"the '{lang}' text of {what} is empty or not text",
+                        value.where_value(lang),
+                    )
                     continue
                 variants[lang] = item
             return Text(freeze(variants), pos) if variants else None
@@ -172,13 +190,19 @@ class _FileParser:
         out = {}
         for name, val in mapping.items():
             if not VAR_NAME.match(name):
-                self.report("BL006", f"'{name}' is not a valid variable name",
-                            mapping.where(name),
-                            hint="Variable names use lower-case letters, digits and underscores.")
+                self.report(
+                    "BL006",
+                    f"'{name}' is not a valid variable name",
+                    mapping.where(name),
+                    hint="Variable names use lower-case letters, digits and underscores.",
+                )
                 continue
             if isinstance(val, YMap | YList) or val is None:
-                self.report("BL006", f"variable '{name}' should be set to a single word",
-                            mapping.where_value(name))
+                self.report(
+                    "BL006",
+                    f"variable '{name}' should be set to a single word",
+                    mapping.where_value(name),
+                )
                 continue
             out[name] = _scalar_str(val)
         return out
@@ -196,8 +220,11 @@ class _FileParser:
                 if isinstance(val, YList):
                     required[name] = tuple(_scalar_str(v) for v in val)
                 elif isinstance(val, YMap):
-                    self.report("BL006", f"condition on '{name}' should be a value or a list "
-                                         "of values", cond.where_value(name))
+                    self.report(
+                        "BL006",
+                        f"condition on '{name}' should be a value or a list of values",
+                        cond.where_value(name),
+                    )
                 else:
                     required[name] = (_scalar_str(val),)
             out.append(Condition(freeze(required), negate, mapping.where(key)))
@@ -228,7 +255,9 @@ class _FileParser:
             if isinstance(raw, str | YMap):  # a single message is fine too
                 raw_items, positions = [raw], [mapping.where_value("messages")]
             else:
-                items = self.expect_list(raw, f"'messages' of {what}", mapping.where_value("messages"))
+                items = self.expect_list(
+                    raw, f"'messages' of {what}", mapping.where_value("messages")
+                )
                 raw_items = list(items) if items is not None else []
                 positions = [items.where(i) for i in range(len(raw_items))] if items else []
             for i, (item, ipos) in enumerate(zip(raw_items, positions, strict=True)):
@@ -237,8 +266,9 @@ class _FileParser:
                     messages.append(msg)
         options = []
         if "options" in mapping and mapping["options"] is not None:
-            items = self.expect_list(mapping["options"], f"'options' of {what}",
-                                     mapping.where_value("options"))
+            items = self.expect_list(
+                mapping["options"], f"'options' of {what}", mapping.where_value("options")
+            )
             for i, item in enumerate(items or []):
                 opt = self.option(item, f"option {i + 1} of {what}", items.where(i))
                 if opt:
@@ -248,9 +278,19 @@ class _FileParser:
             free_text = self.free_text(mapping["free_text"], what, mapping.where_value("free_text"))
         node_set = {}
         if "set" in mapping:
-            node_set = self.variables(mapping["set"], f"'set' of {what}", mapping.where_value("set"))
-        return Node(node_id, self.file, pos, tuple(messages), note, tuple(options), free_text,
-                    freeze(node_set))
+            node_set = self.variables(
+                mapping["set"], f"'set' of {what}", mapping.where_value("set")
+            )
+        return Node(
+            node_id,
+            self.file,
+            pos,
+            tuple(messages),
+            note,
+            tuple(options),
+            free_text,
+            freeze(node_set),
+        )
 
     def message(self, value: object, what: str, pos) -> Message | None:
         if isinstance(value, YMap) and any(k in value for k in MESSAGE_KEYS):
@@ -258,10 +298,14 @@ class _FileParser:
             conds = self.conditions(value, what)
             if "signposts" in value:
                 if "text" in value:
-                    self.report("BL006", f"{what} has both 'text' and 'signposts'; use one",
-                                value.where("signposts"))
-                ids = self.id_list(value["signposts"], f"'signposts' of {what}",
-                                   value.where_value("signposts"))
+                    self.report(
+                        "BL006",
+                        f"{what} has both 'text' and 'signposts'; use one",
+                        value.where("signposts"),
+                    )
+                ids = self.id_list(
+                    value["signposts"], f"'signposts' of {what}", value.where_value("signposts")
+                )
                 return Message(None, ids, conds, pos) if ids else None
             if not self.require(value, "text", what):
                 return None
@@ -277,12 +321,15 @@ class _FileParser:
         self.known_keys(mapping, OPTION_KEYS, "an option")
         label = None
         if self.require(mapping, "label", what):
-            label = self.text(mapping["label"], f"the label of {what}", mapping.where_value("label"))
+            label = self.text(
+                mapping["label"], f"the label of {what}", mapping.where_value("label")
+            )
         to = self.target(mapping, what)
         option_set = {}
         if "set" in mapping:
-            option_set = self.variables(mapping["set"], f"'set' of {what}",
-                                        mapping.where_value("set"))
+            option_set = self.variables(
+                mapping["set"], f"'set' of {what}", mapping.where_value("set")
+            )
         conds = self.conditions(mapping, what)
         if label is None or to is None:
             return None
@@ -295,8 +342,9 @@ class _FileParser:
         self.known_keys(mapping, FREE_TEXT_KEYS, "free_text")
         routes = []
         if "routes" in mapping and mapping["routes"] is not None:
-            items = self.expect_list(mapping["routes"], f"'routes' of {what}",
-                                     mapping.where_value("routes"))
+            items = self.expect_list(
+                mapping["routes"], f"'routes' of {what}", mapping.where_value("routes")
+            )
             for i, item in enumerate(items or []):
                 rwhat = f"route {i + 1} of {what}"
                 route = self.expect_map(item, rwhat, items.where(i))
@@ -305,16 +353,23 @@ class _FileParser:
                 self.known_keys(route, ROUTE_KEYS, "a route")
                 words = ()
                 if self.require(route, "match", rwhat):
-                    words = tuple(w.lower().strip() for w in self.id_list(
-                        route["match"], f"'match' of {rwhat}", route.where_value("match")) if w.strip())
+                    words = tuple(
+                        w.lower().strip()
+                        for w in self.id_list(
+                            route["match"], f"'match' of {rwhat}", route.where_value("match")
+                        )
+                        if w.strip()
+                    )
                 to = self.target(route, rwhat)
                 route_set = {}
                 if "set" in route:
-                    route_set = self.variables(route["set"], f"'set' of {rwhat}",
-                                               route.where_value("set"))
+                    route_set = self.variables(
+                        route["set"], f"'set' of {rwhat}", route.where_value("set")
+                    )
                 if words and to:
-                    routes.append(Route(words, to, freeze(route_set), items.where(i),
-                                        route.where_value("to")))
+                    routes.append(
+                        Route(words, to, freeze(route_set), items.where(i), route.where_value("to"))
+                    )
         if not self.require(mapping, "fallback", f"'free_text' of {what}"):
             return None
         fallback = mapping["fallback"]
@@ -337,17 +392,23 @@ class _FileParser:
         if isinstance(checked, dt.datetime):
             checked = checked.date()
         if not isinstance(checked, dt.date):
-            self.report("BL061", f"'checked' of {what} is not a date: '{checked}'",
-                        mapping.where_value("checked"))
+            self.report(
+                "BL061",
+                f"'checked' of {what} is not a date: '{checked}'",
+                mapping.where_value("checked"),
+            )
             checked = None
         region = _scalar_str(mapping.get("region", "any")).lower()
         needs = ()
         if "needs" in mapping:
-            needs = self.id_list(mapping["needs"], f"'needs' of {what}", mapping.where_value("needs"))
+            needs = self.id_list(
+                mapping["needs"], f"'needs' of {what}", mapping.where_value("needs")
+            )
         if text is None:
             return None
-        return Signpost(sp_id, self.file, pos, text, region, _scalar_str(mapping["source"]),
-                        checked, needs)
+        return Signpost(
+            sp_id, self.file, pos, text, region, _scalar_str(mapping["source"]), checked, needs
+        )
 
 
 @dataclass
@@ -376,10 +437,17 @@ def _collect_file(filename: str, root: object, got: _Collected, problems: list[P
             continue
         if node_id in got.nodes:
             first = got.nodes[node_id]
-            p.report("BL010", f"node '{node_id}' is also defined at "
-                              f"{first.file}:{first.pos[0]}", where)
-            problems.append(Problem("BL010", f"node '{node_id}' is also defined at "
-                                    f"{filename}:{where[0]}", first.file, *first.pos))
+            p.report(
+                "BL010", f"node '{node_id}' is also defined at {first.file}:{first.pos[0]}", where
+            )
+            problems.append(
+                Problem(
+                    "BL010",
+                    f"node '{node_id}' is also defined at {filename}:{where[0]}",
+                    first.file,
+                    *first.pos,
+                )
+            )
             continue
         node = p.node(node_id, value, where)
         if node:
@@ -390,8 +458,11 @@ def _collect_file(filename: str, root: object, got: _Collected, problems: list[P
             where = signposts.where(sp_id)
             if sp_id in got.signposts:
                 first = got.signposts[sp_id]
-                p.report("BL016", f"signpost '{sp_id}' is also defined at "
-                                  f"{first.file}:{first.pos[0]}", where)
+                p.report(
+                    "BL016",
+                    f"signpost '{sp_id}' is also defined at {first.file}:{first.pos[0]}",
+                    where,
+                )
                 continue
             sp = p.signpost(sp_id, value, where)
             if sp:
@@ -399,8 +470,12 @@ def _collect_file(filename: str, root: object, got: _Collected, problems: list[P
     if "entry_points" in top:
         where = top.where("entry_points")
         if got.entry is not None:
-            p.report("BL014", "a second 'entry_points' section (the first is at "
-                              f"{got.entry_where[0]}:{got.entry_where[1][0]})", where)
+            p.report(
+                "BL014",
+                "a second 'entry_points' section (the first is at "
+                f"{got.entry_where[0]}:{got.entry_where[1][0]})",
+                where,
+            )
         else:
             entry = p.expect_map(top["entry_points"], "'entry_points'", where)
             if entry is not None:
@@ -410,19 +485,26 @@ def _collect_file(filename: str, root: object, got: _Collected, problems: list[P
                     if name not in entry:
                         p.report("BL014", f"entry_points has no '{name}'", where)
                     elif not isinstance(entry[name], str):
-                        p.report("BL006", f"entry point '{name}' should be a node id",
-                                 entry.where_value(name))
+                        p.report(
+                            "BL006",
+                            f"entry point '{name}' should be a node id",
+                            entry.where_value(name),
+                        )
                     else:
                         got.entry[name] = (entry[name], entry.where_value(name), filename)
     if "settings" in top:
         got.settings = _settings(p, top["settings"], top.where_value("settings"))
     if "system_messages" in top:
-        sysm = p.expect_map(top["system_messages"], "'system_messages'",
-                            top.where_value("system_messages"))
+        sysm = p.expect_map(
+            top["system_messages"], "'system_messages'", top.where_value("system_messages")
+        )
         for key, value in (sysm or {}).items():
             if key not in DEFAULT_SYSTEM_MESSAGES:
-                p.report("BL007", f"unknown system message '{key}'."
-                                  f"{did_you_mean(key, DEFAULT_SYSTEM_MESSAGES)}", sysm.where(key))
+                p.report(
+                    "BL007",
+                    f"unknown system message '{key}'.{did_you_mean(key, DEFAULT_SYSTEM_MESSAGES)}",
+                    sysm.where(key),
+                )
                 continue
             text = p.text(value, f"system message '{key}'", sysm.where_value(key))
             if text:
@@ -438,21 +520,24 @@ def _settings(p: _FileParser, value: object, pos) -> Settings:
     if "default_language" in mapping:
         kwargs["default_language"] = _scalar_str(mapping["default_language"])
     if "languages" in mapping:
-        kwargs["languages"] = p.id_list(mapping["languages"], "'languages'",
-                                        mapping.where_value("languages"))
+        kwargs["languages"] = p.id_list(
+            mapping["languages"], "'languages'", mapping.where_value("languages")
+        )
     if "default_region" in mapping:
         kwargs["default_region"] = _scalar_str(mapping["default_region"]).lower()
     if "variables" in mapping:
-        kwargs["variables"] = freeze(p.variables(mapping["variables"], "'variables'",
-                                                 mapping.where_value("variables")))
+        kwargs["variables"] = freeze(
+            p.variables(mapping["variables"], "'variables'", mapping.where_value("variables"))
+        )
     for key in ("readability_limit", "label_limit"):
         if key in mapping:
             val = mapping[key]
             if isinstance(val, int) and not isinstance(val, bool) and val > 0:
                 kwargs[key] = val
             else:
-                p.report("BL006", f"'{key}' should be a whole number above 0",
-                         mapping.where_value(key))
+                p.report(
+                    "BL006", f"'{key}' should be a whole number above 0", mapping.where_value(key)
+                )
     return Settings(**kwargs)
 
 
@@ -488,14 +573,21 @@ def load_dialogue(
     entry: dict[str, str] = {}
     if got.entry is None:
         if files:
-            problems.append(Problem("BL014", "no file has an 'entry_points' section",
-                                    sorted(files)[0]))
+            problems.append(
+                Problem("BL014", "no file has an 'entry_points' section", sorted(files)[0])
+            )
     else:
         for name, (node_id, pos, filename) in got.entry.items():
             if node_id not in got.nodes:
-                problems.append(Problem("BL011", f"entry point '{name}' goes to '{node_id}', "
-                                        f"which is not a node.{did_you_mean(node_id, got.nodes)}",
-                                        filename, *pos))
+                problems.append(
+                    Problem(
+                        "BL011",
+                        f"entry point '{name}' goes to '{node_id}', "
+                        f"which is not a node.{did_you_mean(node_id, got.nodes)}",
+                        filename,
+                        *pos,
+                    )
+                )
             entry[name] = node_id
 
     digest = hashlib.sha256()

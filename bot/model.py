@@ -22,13 +22,13 @@ ENTRY_POINTS = ("start", "menu", "pause", "help", "crisis")
 # Built-in replies, used when the dialogue's `system_messages:` does not override them.
 DEFAULT_SYSTEM_MESSAGES = {
     "use_buttons": "I can only follow the buttons here. Please choose one below, "
-                   "or send /menu for the main menu.",
+    "or send /menu for the main menu.",
     "moved_on": "That button is from earlier in our conversation, which has moved on. "
-                "Here is where we are now.",
+    "Here is where we are now.",
     "node_gone": "This part of the conversation has changed since we last spoke, so "
-                 "I've taken you back to the menu.",
+    "I've taken you back to the menu.",
     "unknown_command": "I don't know that command. Send /menu for the main menu or "
-                       "/support for help numbers.",
+    "/support for help numbers.",
     "nothing_to_go_back_to": "There is nothing earlier to go back to.",
     "choose": "Please choose:",
     "language_set": "Language changed.",

@@ -26,92 +26,217 @@ class Code:
 
 _CATALOGUE = [
     # Reading the files
-    Code("BL001", ERROR, "YAML syntax error",
-         "Check the indentation and quotes on this line and the one before it. Text "
-         "containing a colon followed by a space must be in quotes."),
-    Code("BL002", ERROR, "empty file",
-         "Add some nodes to the file, or delete it if it is not needed."),
-    Code("BL003", ERROR, "not a text file",
-         "Dialogue files must be plain text saved as UTF-8. Re-save it from a text editor, "
-         "not a word processor."),
-    Code("BL004", ERROR, "tab character used for indentation",
-         "YAML only allows spaces for indentation. Replace the tab with spaces "
-         "(most editors have a 'convert indentation to spaces' command)."),
-    Code("BL005", ERROR, "the same key appears twice in one mapping",
-         "Remove one of them or rename it; otherwise one would silently replace the other."),
-    Code("BL006", ERROR, "wrong kind of value",
-         "Look at the example in docs/dialogue-format.md for what this key expects."),
-    Code("BL007", ERROR, "unknown key",
-         "Check the spelling. The keys each part accepts are listed in docs/dialogue-format.md."),
-    Code("BL008", ERROR, "required key missing",
-         "Add the key; docs/dialogue-format.md shows a complete example."),
-    Code("BL009", ERROR, "no dialogue files found",
-         "Point the command at the folder holding the dialogue .yaml files."),
+    Code(
+        "BL001",
+        ERROR,
+        "YAML syntax error",
+        "Check the indentation and quotes on this line and the one before it. Text "
+        "containing a colon followed by a space must be in quotes.",
+    ),
+    Code(
+        "BL002",
+        ERROR,
+        "empty file",
+        "Add some nodes to the file, or delete it if it is not needed.",
+    ),
+    Code(
+        "BL003",
+        ERROR,
+        "not a text file",
+        "Dialogue files must be plain text saved as UTF-8. Re-save it from a text editor, "
+        "not a word processor.",
+    ),
+    Code(
+        "BL004",
+        ERROR,
+        "tab character used for indentation",
+        "YAML only allows spaces for indentation. Replace the tab with spaces "
+        "(most editors have a 'convert indentation to spaces' command).",
+    ),
+    Code(
+        "BL005",
+        ERROR,
+        "the same key appears twice in one mapping",
+        "Remove one of them or rename it; otherwise one would silently replace the other.",
+    ),
+    Code(
+        "BL006",
+        ERROR,
+        "wrong kind of value",
+        "Look at the example in docs/dialogue-format.md for what this key expects.",
+    ),
+    Code(
+        "BL007",
+        ERROR,
+        "unknown key",
+        "Check the spelling. The keys each part accepts are listed in docs/dialogue-format.md.",
+    ),
+    Code(
+        "BL008",
+        ERROR,
+        "required key missing",
+        "Add the key; docs/dialogue-format.md shows a complete example.",
+    ),
+    Code(
+        "BL009",
+        ERROR,
+        "no dialogue files found",
+        "Point the command at the folder holding the dialogue .yaml files.",
+    ),
     # The shape of the conversation
-    Code("BL010", ERROR, "duplicate node id",
-         "Node ids must be unique across all files. Rename one of the two nodes and update "
-         "the options that lead to it."),
-    Code("BL011", ERROR, "goes to a node that does not exist",
-         "Fix the spelling of the target, or add a node with this id."),
-    Code("BL012", WARNING, "node cannot be reached from the start",
-         "Add an option or route that leads here, or remove the node if it is no longer used."),
-    Code("BL013", ERROR, "dead end: no way onward and no way back to the menu",
-         "Give the node at least one option (for example 'Back to the menu', to: menu)."),
-    Code("BL014", ERROR, "entry points missing or wrong",
-         "Exactly one file must have an 'entry_points:' section naming start, menu, pause, "
-         "help and crisis nodes."),
-    Code("BL015", ERROR, "invalid node id",
-         "Use lower-case letters, digits and underscores only, starting with a letter "
-         "(for example: after_loss_partner)."),
-    Code("BL016", ERROR, "duplicate signpost id",
-         "Signpost ids must be unique across all files. Rename one of them."),
-    Code("BL017", ERROR, "unknown signpost",
-         "Fix the spelling, or add the signpost under 'signposts:'."),
+    Code(
+        "BL010",
+        ERROR,
+        "duplicate node id",
+        "Node ids must be unique across all files. Rename one of the two nodes and update "
+        "the options that lead to it.",
+    ),
+    Code(
+        "BL011",
+        ERROR,
+        "goes to a node that does not exist",
+        "Fix the spelling of the target, or add a node with this id.",
+    ),
+    Code(
+        "BL012",
+        WARNING,
+        "node cannot be reached from the start",
+        "Add an option or route that leads here, or remove the node if it is no longer used.",
+    ),
+    Code(
+        "BL013",
+        ERROR,
+        "dead end: no way onward and no way back to the menu",
+        "Give the node at least one option (for example 'Back to the menu', to: menu).",
+    ),
+    Code(
+        "BL014",
+        ERROR,
+        "entry points missing or wrong",
+        "Exactly one file must have an 'entry_points:' section naming start, menu, pause, "
+        "help and crisis nodes.",
+    ),
+    Code(
+        "BL015",
+        ERROR,
+        "invalid node id",
+        "Use lower-case letters, digits and underscores only, starting with a letter "
+        "(for example: after_loss_partner).",
+    ),
+    Code(
+        "BL016",
+        ERROR,
+        "duplicate signpost id",
+        "Signpost ids must be unique across all files. Rename one of them.",
+    ),
+    Code(
+        "BL017",
+        ERROR,
+        "unknown signpost",
+        "Fix the spelling, or add the signpost under 'signposts:'.",
+    ),
     # Telegram limits and readability
-    Code("BL020", ERROR, "message longer than Telegram allows (4096 characters)",
-         "Split it into two or more messages in the node's 'messages' list."),
-    Code("BL021", WARNING, "long message",
-         "Parents may be reading this on a phone late at night. Consider splitting it into "
-         "shorter messages, one idea each."),
-    Code("BL022", WARNING, "button label too long to read on a phone",
-         "Shorten the label; put the detail in the message above the buttons."),
-    Code("BL023", ERROR, "button data longer than Telegram's 64 bytes",
-         "Shorten the node id; Telegram limits the hidden data behind each button."),
-    Code("BL024", ERROR, "empty text",
-         "Write the text, or remove the entry."),
+    Code(
+        "BL020",
+        ERROR,
+        "message longer than Telegram allows (4096 characters)",
+        "Split it into two or more messages in the node's 'messages' list.",
+    ),
+    Code(
+        "BL021",
+        WARNING,
+        "long message",
+        "Parents may be reading this on a phone late at night. Consider splitting it into "
+        "shorter messages, one idea each.",
+    ),
+    Code(
+        "BL022",
+        WARNING,
+        "button label too long to read on a phone",
+        "Shorten the label; put the detail in the message above the buttons.",
+    ),
+    Code(
+        "BL023",
+        ERROR,
+        "button data longer than Telegram's 64 bytes",
+        "Shorten the node id; Telegram limits the hidden data behind each button.",
+    ),
+    Code("BL024", ERROR, "empty text", "Write the text, or remove the entry."),
     # Formatting
-    Code("BL030", ERROR, "formatting tag that Telegram does not allow",
-         "Allowed tags: <b>, <i>, <u>, <s>, <a href=\"...\">, <blockquote>, <code>. "
-         "Write a literal < as &lt; and & as &amp;."),
-    Code("BL031", ERROR, "unbalanced formatting tags",
-         "Every <b> needs a </b> (and so on), closed in the reverse order they were opened."),
-    Code("BL032", ERROR, "bad link or tag attribute",
-         "Links are written <a href=\"https://example.org\">words</a>; other tags take no "
-         "attributes."),
+    Code(
+        "BL030",
+        ERROR,
+        "formatting tag that Telegram does not allow",
+        'Allowed tags: <b>, <i>, <u>, <s>, <a href="...">, <blockquote>, <code>. '
+        "Write a literal < as &lt; and & as &amp;.",
+    ),
+    Code(
+        "BL031",
+        ERROR,
+        "unbalanced formatting tags",
+        "Every <b> needs a </b> (and so on), closed in the reverse order they were opened.",
+    ),
+    Code(
+        "BL032",
+        ERROR,
+        "bad link or tag attribute",
+        'Links are written <a href="https://example.org">words</a>; other tags take no attributes.',
+    ),
     # Variables and languages
-    Code("BL040", ERROR, "template variable that nothing sets",
-         "Set the variable with 'set:' on a node or option before this text, use a built-in "
-         "one such as {first_name}, or give a default: {name|friend}."),
-    Code("BL041", WARNING, "condition on a variable that nothing sets",
-         "Set the variable with 'set:' somewhere, or fix the spelling of its name."),
-    Code("BL050", WARNING, "translation missing",
-         "Add the missing language, or parents using it will see the default language here."),
-    Code("BL051", ERROR, "language not declared",
-         "Add the language to 'settings: languages:' in the entry points file, or fix the code."),
+    Code(
+        "BL040",
+        ERROR,
+        "template variable that nothing sets",
+        "Set the variable with 'set:' on a node or option before this text, use a built-in "
+        "one such as {first_name}, or give a default: {name|friend}.",
+    ),
+    Code(
+        "BL041",
+        WARNING,
+        "condition on a variable that nothing sets",
+        "Set the variable with 'set:' somewhere, or fix the spelling of its name.",
+    ),
+    Code(
+        "BL050",
+        WARNING,
+        "translation missing",
+        "Add the missing language, or parents using it will see the default language here.",
+    ),
+    Code(
+        "BL051",
+        ERROR,
+        "language not declared",
+        "Add the language to 'settings: languages:' in the entry points file, or fix the code.",
+    ),
     # Signposts
-    Code("BL060", WARNING, "signpost not checked for more than 12 months",
-         "Check the number and hours against the organisation's own website and update "
-         "'checked:' with today's date."),
-    Code("BL061", ERROR, "bad date",
-         "Write dates as YYYY-MM-DD, for example 2026-11-25."),
+    Code(
+        "BL060",
+        WARNING,
+        "signpost not checked for more than 12 months",
+        "Check the number and hours against the organisation's own website and update "
+        "'checked:' with today's date.",
+    ),
+    Code("BL061", ERROR, "bad date", "Write dates as YYYY-MM-DD, for example 2026-11-25."),
     # Safety phrase lists
-    Code("BL070", ERROR, "bad safety phrase list",
-         "Each list entry is a phrase in plain words; see dialogues/safety/README.md."),
+    Code(
+        "BL070",
+        ERROR,
+        "bad safety phrase list",
+        "Each list entry is a phrase in plain words; see dialogues/safety/README.md.",
+    ),
     # Conversation tests
-    Code("BL080", ERROR, "bad conversation test",
-         "See docs/conversation-tests.md for the shape of a test case."),
-    Code("BL081", ERROR, "conversation test refers to something that does not exist",
-         "Fix the node id or button label in the test."),
+    Code(
+        "BL080",
+        ERROR,
+        "bad conversation test",
+        "See docs/conversation-tests.md for the shape of a test case.",
+    ),
+    Code(
+        "BL081",
+        ERROR,
+        "conversation test refers to something that does not exist",
+        "Fix the node id or button label in the test.",
+    ),
 ]
 
 CODES: dict[str, Code] = {c.code: c for c in _CATALOGUE}

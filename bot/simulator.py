@@ -30,9 +30,17 @@ from bot.terminal_text import to_terminal
 HELP = "Type a number to press a button, or type words. /back /menu /restart /support /quit"
 
 
-def run_chat(dialogue: Dialogue, *, start_node: str | None = None, language: str | None = None,
-             stdin: TextIO = sys.stdin, stdout: TextIO = sys.stdout, pause_seconds: float = 0.6,
-             first_name: str = "", sleep: Callable[[float], None] = time.sleep) -> int:
+def run_chat(
+    dialogue: Dialogue,
+    *,
+    start_node: str | None = None,
+    language: str | None = None,
+    stdin: TextIO = sys.stdin,
+    stdout: TextIO = sys.stdout,
+    pause_seconds: float = 0.6,
+    first_name: str = "",
+    sleep: Callable[[float], None] = time.sleep,
+) -> int:
     """Run the conversation until /quit or end of input. Returns an exit code."""
     interactive = stdin.isatty() and stdout.isatty()
     colour = interactive
@@ -53,8 +61,11 @@ def run_chat(dialogue: Dialogue, *, start_node: str | None = None, language: str
 
     stdout.write(f"babyloss-bot (dialogue {dialogue.version}). {HELP}\n")
     session = new_session(dialogue, language)
-    result = enter(dialogue, session, start_node, ctx) if start_node else step(
-        dialogue, session, Start(), ctx)
+    result = (
+        enter(dialogue, session, start_node, ctx)
+        if start_node
+        else step(dialogue, session, Start(), ctx)
+    )
     show(result)
     while True:
         if interactive:

@@ -27,8 +27,13 @@ def html_problems(text: str) -> list[tuple[str, str, int]]:
         token, at = m.group(0), m.start()
         if token.startswith("&"):
             if not _ENTITY.match(token):
-                problems.append(("BL030", f"'{token[:12]}' is not an entity Telegram knows; "
-                                 "write a plain & as &amp;", at))
+                problems.append(
+                    (
+                        "BL030",
+                        f"'{token[:12]}' is not an entity Telegram knows; write a plain & as &amp;",
+                        at,
+                    )
+                )
             continue
         if token in ("<", ">"):
             if token == "<":
@@ -38,7 +43,12 @@ def html_problems(text: str) -> list[tuple[str, str, int]]:
         if not tag:
             problems.append(("BL030", f"'{token[:30]}' is not a tag Telegram understands", at))
             continue
-        closing, name, attrs, selfclose = tag.group(1), tag.group(2).lower(), tag.group(3), tag.group(4)
+        closing, name, attrs, selfclose = (
+            tag.group(1),
+            tag.group(2).lower(),
+            tag.group(3),
+            tag.group(4),
+        )
         if name not in ALLOWED_TAGS:
             problems.append(("BL030", f"<{name}> is not allowed in Telegram messages", at))
             continue
@@ -46,8 +56,9 @@ def html_problems(text: str) -> list[tuple[str, str, int]]:
             if not stack:
                 problems.append(("BL031", f"</{name}> closes a tag that was never opened", at))
             elif stack[-1][0] != name:
-                problems.append(("BL031", f"</{name}> closes <{stack[-1][0]}>, which is still "
-                                 "open", at))
+                problems.append(
+                    ("BL031", f"</{name}> closes <{stack[-1][0]}>, which is still open", at)
+                )
                 stack.pop()
             else:
                 stack.pop()
@@ -57,10 +68,15 @@ def html_problems(text: str) -> list[tuple[str, str, int]]:
             continue
         if name == "a":
             href = _HREF.match(attrs)
-            url = (href.group(2) if href and href.group(2) is not None
-                   else href.group(3) if href else None)
+            url = (
+                href.group(2)
+                if href and href.group(2) is not None
+                else href.group(3)
+                if href
+                else None
+            )
             if url is None:
-                problems.append(("BL032", "<a> needs exactly one attribute: href=\"...\"", at))
+                problems.append(("BL032", '<a> needs exactly one attribute: href="..."', at))
             elif not url.startswith(ALLOWED_SCHEMES):
                 problems.append(("BL032", f"link '{url[:40]}' must start with https://", at))
         elif attrs:

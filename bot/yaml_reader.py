@@ -87,18 +87,30 @@ class _Converter:
             for key_node, value_node in node.value:
                 if not isinstance(key_node, yaml.ScalarNode):
                     line, col = _mark(key_node)
-                    self.problems.append(Problem(
-                        "BL006", "a key must be a plain word, not a list or mapping",
-                        self.filename, line, col))
+                    self.problems.append(
+                        Problem(
+                            "BL006",
+                            "a key must be a plain word, not a list or mapping",
+                            self.filename,
+                            line,
+                            col,
+                        )
+                    )
                     continue
                 # Keys are taken as written: 'no:' (Norwegian) must not become False.
                 key = key_node.value
                 if key in out:
                     first = out.key_pos[key]
                     line, col = _mark(key_node)
-                    self.problems.append(Problem(
-                        "BL005", f"'{key}' appears twice (first at line {first[0]})",
-                        self.filename, line, col))
+                    self.problems.append(
+                        Problem(
+                            "BL005",
+                            f"'{key}' appears twice (first at line {first[0]})",
+                            self.filename,
+                            line,
+                            col,
+                        )
+                    )
                     continue
                 out[key] = self.convert(value_node, depth + 1)
                 out.key_pos[key] = _mark(key_node)
@@ -112,8 +124,15 @@ def _tab_problems(text: str, filename: str) -> list[Problem]:
     for number, line in enumerate(text.splitlines(), start=1):
         indent = line[: len(line) - len(line.lstrip(" \t"))]
         if "\t" in indent:
-            problems.append(Problem("BL004", "a tab is used to indent this line",
-                                    filename, number, indent.index("\t") + 1))
+            problems.append(
+                Problem(
+                    "BL004",
+                    "a tab is used to indent this line",
+                    filename,
+                    number,
+                    indent.index("\t") + 1,
+                )
+            )
     return problems
 
 
@@ -141,15 +160,19 @@ def read_yaml(data: bytes, filename: str) -> tuple[object | None, list[Problem]]
         what = exc.problem or exc.context or "the file could not be read"
         return None, [Problem("BL001", f"YAML syntax error: {what}", filename, line, col)]
     except (yaml.YAMLError, RecursionError, ValueError) as exc:
-        return None, [Problem("BL001", f"YAML could not be read: {type(exc).__name__}",
-                              filename)]
+        return None, [Problem("BL001", f"YAML could not be read: {type(exc).__name__}", filename)]
     if root is None:
         return None, [Problem("BL002", "the file has no content", filename)]
     converter = _Converter(filename)
     try:
         value = converter.convert(root)
     except (_TooBig, RecursionError):
-        return None, [Problem("BL001", "the file is too large or too deeply nested to read "
-                              f"(more than {MAX_VALUES} values or {MAX_DEPTH} levels)",
-                              filename)]
+        return None, [
+            Problem(
+                "BL001",
+                "the file is too large or too deeply nested to read "
+                f"(more than {MAX_VALUES} values or {MAX_DEPTH} levels)",
+                filename,
+            )
+        ]
     return value, converter.problems

@@ -57,8 +57,9 @@ def normalise(text: str, spellings: dict | None = None, fuzzy_words: tuple[str, 
     """Lower case, no accents, apostrophes or punctuation, emoji gone, repeated letters
     squashed ('dieeee' -> 'die'); with ``spellings``, misspellings and text-speak replaced."""
     text = unicodedata.normalize("NFKD", text[:10_000]).lower().translate(_APOSTROPHES)
-    text = "".join(c if c.isalnum() or c == "|" else " " for c in text
-                   if not unicodedata.combining(c))
+    text = "".join(
+        c if c.isalnum() or c == "|" else " " for c in text if not unicodedata.combining(c)
+    )
     text = _REPEATS.sub(r"\1", text)
     if not spellings and not fuzzy_words:
         return " " + " ".join(text.split()) + " "
@@ -84,8 +85,11 @@ def compile_phrase(phrase: str, spellings: dict | None = None) -> re.Pattern:
         elif token.startswith("("):
             optional = token.endswith("?")
             alts = [a.strip() for a in token.rstrip("?")[1:-1].split("|")]
-            alts = [r"\d+" if a == "#" else re.escape(normalise(a, spellings).strip())
-                    for a in alts if a.strip()]
+            alts = [
+                r"\d+" if a == "#" else re.escape(normalise(a, spellings).strip())
+                for a in alts
+                if a.strip()
+            ]
             parts.append("(?:" + "|".join(a + " " for a in alts) + ")" + ("?" if optional else ""))
         else:
             norm = normalise(token, spellings).strip()
@@ -105,13 +109,20 @@ def _balanced_flat(phrase: str) -> bool:
 
 def load_risk_phrases(dialogue_dir: Path) -> tuple[RiskMatcher | None, list[Problem]]:
     """Read and compile ``<dialogue_dir>/safety/risk-phrases.yaml``."""
-    path = dialogue_dir / PHRASES_FILE if dialogue_dir.is_dir() else dialogue_dir.parent / PHRASES_FILE
+    path = (
+        dialogue_dir / PHRASES_FILE if dialogue_dir.is_dir() else dialogue_dir.parent / PHRASES_FILE
+    )
     name = str(path)
     try:
         data = path.read_bytes()
     except OSError:
-        return None, [Problem("BL070", "the safety phrase list is missing: the bot must not "
-                              "run without its safety net", name)]
+        return None, [
+            Problem(
+                "BL070",
+                "the safety phrase list is missing: the bot must not run without its safety net",
+                name,
+            )
+        ]
     return parse_risk_phrases(data, name)
 
 
@@ -123,31 +134,49 @@ def parse_risk_phrases(data: bytes, name: str) -> tuple[RiskMatcher | None, list
         return None, [Problem("BL070", "the file should be a mapping with 'phrases:'", name, 1, 1)]
     for key in root:
         if key not in _KEYS:
-            problems.append(Problem("BL007", f"unknown key '{key}' in the safety phrase list",
-                                    name, *root.where(key)))
+            problems.append(
+                Problem(
+                    "BL007",
+                    f"unknown key '{key}' in the safety phrase list",
+                    name,
+                    *root.where(key),
+                )
+            )
 
     def words(key: str) -> list[tuple[str, tuple[int, int]]]:
         value = root.get(key)
         if value is None:
             return []
         if not isinstance(value, YList):
-            problems.append(Problem("BL070", f"'{key}' should be a list", name,
-                                    *root.where_value(key)))
+            problems.append(
+                Problem("BL070", f"'{key}' should be a list", name, *root.where_value(key))
+            )
             return []
         out = []
         for i, item in enumerate(value):
             if isinstance(item, str) and item.strip():
                 if not _balanced_flat(item):
-                    problems.append(Problem(
-                        "BL070", f"entry {i + 1} of '{key}' has nested or unclosed brackets: "
-                        f"'{item}'", name, *value.where(i),
-                        hint="Alternatives are one level deep: (my arms|my legs), "
-                             "not my (arms|legs) inside another bracket."))
+                    problems.append(
+                        Problem(
+                            "BL070",
+                            f"entry {i + 1} of '{key}' has nested or unclosed brackets: '{item}'",
+                            name,
+                            *value.where(i),
+                            hint="Alternatives are one level deep: (my arms|my legs), "
+                            "not my (arms|legs) inside another bracket.",
+                        )
+                    )
                     continue
                 out.append((item, value.where(i)))
             else:
-                problems.append(Problem("BL070", f"entry {i + 1} of '{key}' should be a phrase",
-                                        name, *value.where(i)))
+                problems.append(
+                    Problem(
+                        "BL070",
+                        f"entry {i + 1} of '{key}' should be a phrase",
+                        name,
+                        *value.where(i),
+                    )
+                )
         return out
 
     spellings: dict[str, str] = {}
@@ -157,11 +186,20 @@ def parse_risk_phrases(data: bytes, name: str) -> tuple[RiskMatcher | None, list
             if isinstance(canonical, str | int) and not isinstance(canonical, bool):
                 spellings[normalise(variant).strip()] = normalise(str(canonical)).strip()
             else:
-                problems.append(Problem("BL070", f"spelling '{variant}' should map to words",
-                                        name, *raw_spellings.where(variant)))
+                problems.append(
+                    Problem(
+                        "BL070",
+                        f"spelling '{variant}' should map to words",
+                        name,
+                        *raw_spellings.where(variant),
+                    )
+                )
     elif raw_spellings is not None:
-        problems.append(Problem("BL070", "'spellings' should be a mapping", name,
-                                *root.where_value("spellings")))
+        problems.append(
+            Problem(
+                "BL070", "'spellings' should be a mapping", name, *root.where_value("spellings")
+            )
+        )
     phrases = words("phrases")
     if not phrases and not problems:
         problems.append(Problem("BL070", "no phrases: the safety net would never fire", name))
