@@ -141,17 +141,7 @@ def run_case(dialogue: Dialogue, case: TestCase) -> list[Failure]:
             variables=freeze({**session.variables, **case.variables}),
             language=case.language,
         )
-    if case.start:
-        if case.start not in dialogue.nodes:
-            return [
-                Failure(
-                    case,
-                    0,
-                    case.line,
-                    f"start node '{case.start}' does not exist."
-                    f"{did_you_mean(case.start, dialogue.nodes)}",
-                )
-            ]
+    if case.start:  # run_files has checked that the node exists
         result = enter(dialogue, session, case.start, ctx)
     else:
         result = step(dialogue, session, Start(), ctx)
@@ -241,6 +231,18 @@ def run_files(dialogue: Dialogue, files: list[Path]) -> tuple[int, list[Failure]
         cases, file_problems = parse_tests(data, str(path))
         problems.extend(file_problems)
         for case in cases:
+            if case.start and case.start not in dialogue.nodes:
+                problems.append(
+                    Problem(
+                        "BL081",
+                        f"test '{case.name}' starts at '{case.start}', which is not a "
+                        f"node.{did_you_mean(case.start, dialogue.nodes)}",
+                        case.file,
+                        case.line,
+                        1,
+                    )
+                )
+                continue
             case_failures = run_case(dialogue, case)
             failures.extend(case_failures)
             passed += not case_failures

@@ -419,12 +419,14 @@ class _Collected:
     entry_where: tuple | None = None
     settings: Settings | None = None
     system: dict = field(default_factory=dict)
+    unreadable: bool = False  # a file could not be read as a mapping of sections
 
 
 def _collect_file(filename: str, root: object, got: _Collected, problems: list[Problem]) -> None:
     p = _FileParser(filename, problems)
     top = p.expect_map(root, "the file", (1, 1))
     if top is None:
+        got.unreadable = True
         return
     p.known_keys(top, FILE_KEYS, "a dialogue file")
     nodes = top.get("nodes")
@@ -571,8 +573,12 @@ def load_dialogue(
         settings = _replace(settings, languages=(settings.default_language, *settings.languages))
 
     entry: dict[str, str] = {}
+    unreadable = got.unreadable or any(
+        p.code in ("BL001", "BL002", "BL003", "BL004") for p in problems
+    )
     if got.entry is None:
-        if files:
+        # A file that could not be read may well be the one with the entry points.
+        if files and not unreadable:
             problems.append(
                 Problem("BL014", "no file has an 'entry_points' section", sorted(files)[0])
             )

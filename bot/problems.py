@@ -229,7 +229,7 @@ _CATALOGUE = [
         "BL080",
         ERROR,
         "bad conversation test",
-        "See docs/conversation-tests.md for the shape of a test case.",
+        "See 'Conversation tests' in docs/dialogue-format.md for the shape of a test case.",
     ),
     Code(
         "BL081",

@@ -50,7 +50,7 @@ def html_problems(text: str) -> list[tuple[str, str, int]]:
             tag.group(4),
         )
         if name not in ALLOWED_TAGS:
-            problems.append(("BL030", f"<{name}> is not allowed in Telegram messages", at))
+            problems.append(("BL030", f"<{closing}{name}> is not allowed in Telegram messages", at))
             continue
         if closing:
             if not stack:

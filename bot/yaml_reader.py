@@ -175,4 +175,6 @@ def read_yaml(data: bytes, filename: str) -> tuple[object | None, list[Problem]]
                 filename,
             )
         ]
+    if value is None:
+        return None, [Problem("BL002", "the file holds only an empty value", filename, 1, 1)]
     return value, converter.problems

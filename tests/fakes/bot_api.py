@@ -510,7 +510,7 @@ class FakeBotApi:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind((self.host, 0))
         self.port = sock.getsockname()[1]
-        await web.SockSite(self._runner, sock).start()
+        await web.SockSite(self._runner, sock, backlog=1024).start()
 
     async def stop(self) -> None:
         """Stop serving. Pending long polls and injected sleeps return at once."""

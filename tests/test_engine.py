@@ -1,0 +1,224 @@
+"""The pure engine: (dialogue, session, input) -> (new session, outputs)."""
+
+from __future__ import annotations
+
+import copy
+
+from bot.engine import (
+    HISTORY_LIMIT,
+    Command,
+    Context,
+    Pause,
+    Press,
+    Reply,
+    Say,
+    Session,
+    Start,
+    enter,
+    new_session,
+    step,
+)
+from bot.loader import load_dialogue_dir
+from tests.conftest import ROOT
+
+
+def press(d, result, label, ctx=None):
+    matches = [b for b in result.buttons if b.label == label]
+    assert matches, f"no button {label!r} in {[b.label for b in result.buttons]}"
+    return step(d, result.session, Press(matches[0].data), ctx)
+
+
+def texts(result):
+    return [r.text for r in result.replies]
+
+
+def test_start_shows_note_first_then_messages_with_pauses_and_buttons(example_dialogue):
+    d = example_dialogue
+    result = step(d, new_session(d), Start(), Context(first_name="Sam"))
+    kinds = [o.kind if isinstance(o, Reply) else "pause" for o in result.outputs]
+    assert kinds == ["note", "pause", "message", "pause", "message"]
+    assert result.outputs[2].text.startswith("Hello Sam.")
+    assert [b.label for b in result.buttons] == ["I carried my baby", "I'm a partner", "Not today"]
+    assert result.session.node == "welcome"
+    assert "node:welcome" in result.events
+
+
+def test_names_are_escaped_and_defaults_fill_gaps(example_dialogue):
+    d = example_dialogue
+    hostile = step(d, new_session(d), Start(), Context(first_name="<b>Eve</b> & co"))
+    assert "Hello &lt;b&gt;Eve&lt;/b&gt; &amp; co." in hostile.outputs[2].text
+    anonymous = step(d, new_session(d), Start())
+    assert "Hello there." in anonymous.outputs[2].text
+
+
+def test_options_set_variables_and_conditions_choose_messages(example_dialogue):
+    d = example_dialogue
+    start = step(d, new_session(d), Start())
+    partner = press(d, start, "I'm a partner")
+    assert partner.session.variables["relationship"] == "partner"
+    assert any("Partners are often forgotten" in t for t in texts(partner))
+    mother = press(d, start, "I carried my baby")
+    assert not any("Partners are often forgotten" in t for t in texts(mother))
+
+
+def test_step_is_pure(example_dialogue):
+    d = example_dialogue
+    session = step(d, new_session(d), Start()).session
+    before = copy.deepcopy(session.to_dict())
+    one = step(d, session, Say("who made this"))
+    two = step(d, session, Say("who made this"))
+    assert one == two
+    assert session.to_dict() == before  # the input session is never changed
+
+
+def test_back_returns_to_the_previous_node_and_stops_at_the_beginning(example_dialogue):
+    d = example_dialogue
+    result = press(d, step(d, new_session(d), Start()), "I'm a partner")
+    result = press(d, result, "About this bot")
+    assert result.session.history == ("welcome", "menu")
+    back = step(d, result.session, Command("back"))
+    assert back.session.node == "menu"
+    back = step(d, back.session, Command("back"))
+    assert back.session.node == "welcome"
+    nothing = step(d, back.session, Command("back"))
+    assert nothing.session.node == "welcome"
+    assert "nothing earlier" in nothing.replies[0].text
+    assert nothing.buttons  # still something to press
+
+
+def test_history_is_bounded(example_dialogue):
+    d = example_dialogue
+    result = step(d, new_session(d), Start())
+    result = press(d, result, "I'm a partner")
+    for _ in range(HISTORY_LIMIT + 10):
+        result = press(d, result, "About this bot")
+        result = press(d, result, "Back to the menu")
+    assert len(result.session.history) == HISTORY_LIMIT
+
+
+def test_commands_reach_the_entry_points(example_dialogue):
+    d = example_dialogue
+    session = step(d, new_session(d), Start()).session
+    assert step(d, session, Command("menu")).session.node == "menu"
+    assert step(d, session, Command("pause")).session.node == "not_today"
+    assert step(d, session, Command("help")).session.node == "about"
+    support = step(d, session, Command("support"))
+    assert support.session.node == "crisis" and "support" in support.events
+    unknown = step(d, session, Command("dance"))
+    assert unknown.session == session and "don't know that command" in unknown.replies[0].text
+
+
+def test_old_buttons_work_while_they_make_sense(example_dialogue):
+    d = example_dialogue
+    start = step(d, new_session(d), Start())
+    old_data = start.buttons[1].data  # "I'm a partner", from the first message
+    later = press(d, press(d, start, "I carried my baby"), "About this bot")
+    again = step(d, later.session, Press(old_data))
+    assert again.session.node == "menu"
+    assert again.session.variables["relationship"] == "partner"
+
+
+def test_forged_or_outdated_buttons_get_a_gentle_note(example_dialogue):
+    d = example_dialogue
+    session = step(d, new_session(d), Start()).session
+    for data in ["nonsense", "welcome|9|abcd", "welcome|0|ffff", "ghost|0|0000", "|||", "a|b|c"]:
+        result = step(d, session, Press(data))
+        assert result.session == session
+        assert "moved on" in result.replies[0].text and result.buttons
+        assert "stale" in result.events
+
+
+def test_a_node_removed_by_a_reload_takes_the_parent_to_the_menu(example_dialogue):
+    d = example_dialogue
+    lost = Session(node="deleted_node", history=("welcome",))
+    result = step(d, lost, Say("hello"))
+    assert result.session.node == "menu"
+    assert "changed since we last spoke" in result.replies[0].text
+
+
+def test_free_text_routes_then_fallback(example_dialogue):
+    d = example_dialogue
+    menu = enter(d, new_session(d), "menu").session
+    assert step(d, menu, Say("Who MADE this bot??")).session.node == "about"
+    assert step(d, menu, Say("bananas")).session.node == "menu"
+
+
+def test_typed_label_counts_as_a_press_and_other_text_gets_the_buttons_again(example_dialogue):
+    d = example_dialogue
+    welcome = step(d, new_session(d), Start()).session
+    assert step(d, welcome, Say("i'm a partner")).session.variables["relationship"] == "partner"
+    other = step(d, welcome, Say("hello?"))
+    assert other.session == welcome
+    assert "follow the buttons" in other.replies[0].text
+    assert len(other.buttons) == 3
+
+
+def test_safety_net_fires_at_every_node_before_anything_else(example_dialogue):
+    d = example_dialogue
+    for node_id in d.nodes:
+        session = enter(d, new_session(d), node_id).session
+        result = step(d, session, Say("I just can't go on 😢"))
+        assert result.session.node == "crisis", node_id
+        assert "crisis" in result.events
+        assert any("116 123" in t for t in texts(result))
+        assert result.buttons  # the conversation stays open
+
+
+def test_languages_fall_back_to_the_default(example_dialogue):
+    d = example_dialogue
+    welsh = step(d, new_session(d, "cy"), Start())
+    assert "Rhaglen awtomatig" in welsh.outputs[2].text
+    switched = step(d, welsh.session, Command("language", "fr"))
+    assert switched.session.language == "cy" and "not available" in switched.replies[0].text
+    english = step(d, welsh.session, Command("language", "en"))
+    assert english.session.language == "en"
+
+
+def test_signposts_follow_the_region(example_dialogue):
+    d = example_dialogue
+    uk = enter(d, new_session(d), "crisis")
+    assert any("116 123" in t for t in texts(uk))
+    session = new_session(d)
+    us = enter(d, Session(variables={**session.variables, "region": "us"}), "crisis")
+    assert not any("116 123" in t for t in texts(us))
+
+
+def test_start_again_keeps_region_but_forgets_the_path(example_dialogue):
+    d = example_dialogue
+    result = press(d, step(d, new_session(d), Start()), "I'm a partner")
+    session = Session(
+        node=result.session.node,
+        variables={**result.session.variables, "region": "au"},
+        history=result.session.history,
+    )
+    again = step(d, session, Command("restart"))
+    assert again.session.node == "welcome" and again.session.history == ()
+    assert again.session.variables["region"] == "au"
+    assert again.session.variables["relationship"] == "unsure"
+
+
+def test_session_round_trips_through_a_dict(example_dialogue):
+    d = example_dialogue
+    session = press(d, step(d, new_session(d), Start()), "I'm a partner").session
+    assert Session.from_dict(session.to_dict()) == session
+
+
+def test_pauses_only_between_messages(example_dialogue):
+    d = example_dialogue
+    result = enter(d, new_session(d), "crisis")
+    assert isinstance(result.outputs[1], Pause)
+    assert not isinstance(result.outputs[0], Pause) and not isinstance(result.outputs[-1], Pause)
+
+
+def test_the_loader_keeps_the_old_dialogue_when_a_new_one_is_broken(tmp_path):
+    # Loading is pure: a bad new version gives problems and no dialogue, nothing else.
+    import shutil
+
+    src = ROOT / "docs" / "examples" / "first-dialogue"
+    shutil.copytree(src, tmp_path / "d")
+    good = load_dialogue_dir(tmp_path / "d")
+    main = tmp_path / "d" / "main.yaml"
+    main.write_text(main.read_text().replace("to: about", "to: abuot"))
+    bad = load_dialogue_dir(tmp_path / "d")
+    assert good.ok and not bad.ok
+    assert any(p.code == "BL011" and "abuot" in p.message for p in bad.problems)
