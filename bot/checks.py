@@ -30,6 +30,7 @@ def callback_data(node_id: str, index: int, option_key: str) -> str:
 def check_dialogue(d: Dialogue, *, today: dt.date) -> list[Problem]:
     problems: list[Problem] = []
     settable = _settable_values(d)
+    longest = _longest_values(settable)
     languages = set(d.settings.languages)
 
     def report(code: str, message: str, file: str, pos, hint: str | None = None) -> None:
@@ -76,7 +77,7 @@ def check_dialogue(d: Dialogue, *, today: dt.date) -> list[Problem]:
                         file,
                         text.pos,
                     )
-                rendered = render(raw, _longest_values(settable))
+                rendered = render(raw, longest)
                 if telegram_length(rendered) > d.settings.label_limit:
                     report(
                         "BL022",
@@ -90,7 +91,7 @@ def check_dialogue(d: Dialogue, *, today: dt.date) -> list[Problem]:
                 report(
                     code, f"{what}{label}: {message}", file, offset_to_pos(raw, offset, text.pos)
                 )
-            rendered = render(raw, _longest_values(settable))
+            rendered = render(raw, longest)
             length = telegram_length(rendered)
             if length > TELEGRAM_MAX_MESSAGE:
                 report(

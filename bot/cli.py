@@ -148,6 +148,12 @@ def cmd_safety(args: argparse.Namespace) -> int:
     return 0 if fired_any or not texts else 3
 
 
+def cmd_run(args: argparse.Namespace) -> int:
+    from bot.service.run import main_run  # imported here: the other commands need no Telegram
+
+    return main_run(args.config, args.check)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="babyloss-bot",
@@ -183,6 +189,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dialogues", metavar="PATH")
     p.set_defaults(func=cmd_safety)
 
+    p = sub.add_parser("run", help="serve the dialogues on Telegram (needs a bot token)")
+    p.add_argument("--config", metavar="FILE", help="configuration file (see config.example.yaml)")
+    p.add_argument(
+        "--check",
+        action="store_true",
+        help="validate the config, dialogues and database, then exit",
+    )
+    p.set_defaults(func=cmd_run)
     return parser
 
 

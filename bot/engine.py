@@ -74,7 +74,12 @@ class Command:
     argument: str = ""
 
 
-Input = Start | Press | Say | Command
+@dataclass(frozen=True)
+class Other:
+    """Something that is not text or a button: a sticker, photo, voice note..."""
+
+
+Input = Start | Press | Say | Command | Other
 
 
 # -- Outputs --------------------------------------------------------------------------
@@ -167,6 +172,8 @@ def step(
         return _press(dialogue, session, inp.data, ctx)
     if isinstance(inp, Say):
         return _say(dialogue, session, inp.text, ctx)
+    if isinstance(inp, Other):
+        return _redisplay(dialogue, session, ctx, dialogue.system("non_text"), events=("other",))
     raise TypeError(f"not an input: {inp!r}")
 
 

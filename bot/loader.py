@@ -32,6 +32,7 @@ from bot.model import (
     freeze,
 )
 from bot.problems import Problem, did_you_mean, has_errors
+from bot.safety import load_risk_phrases
 from bot.yaml_reader import YList, YMap, read_yaml
 
 FILE_KEYS = ("nodes", "signposts", "entry_points", "settings", "system_messages")
@@ -617,18 +618,23 @@ def load_dialogue(
 
 
 def load_dialogue_dir(path: str | Path, **kwargs) -> LoadResult:
-    """Read a dialogue folder and load it (the safety phrases beside it too)."""
-    from bot.safety import load_risk_phrases  # local: safety imports the loader's reader
+    """Read a dialogue folder and load it, with the safety phrases beside it.
 
+    A dialogue without a working safety net is never served: problems in the phrase list
+    are reported alongside the dialogue's own, and there is then no dialogue to serve.
+    """
     files, problems = read_dialogue_files(path)
     if problems:
         return LoadResult(None, problems)
+    safety_problems: list[Problem] = []
     if "risk_phrases" not in kwargs:
-        phrases, safety_problems = load_risk_phrases(Path(path))
-        if safety_problems:
-            return LoadResult(None, safety_problems)
-        kwargs["risk_phrases"] = phrases
-    return load_dialogue(files, **kwargs)
+        kwargs["risk_phrases"], safety_problems = load_risk_phrases(Path(path))
+    result = load_dialogue(files, **kwargs)
+    if safety_problems:
+        return LoadResult(
+            None, sorted(safety_problems + result.problems, key=Problem.sort_key), result.draft
+        )
+    return result
 
 
 def _replace(settings: Settings, **changes) -> Settings:

@@ -33,6 +33,14 @@ DEFAULT_SYSTEM_MESSAGES = {
     "choose": "Please choose:",
     "language_set": "Language changed.",
     "language_unknown": "Sorry, that language is not available.",
+    "non_text": "Thank you for sending that. I'm an automated companion, so I can only read "
+    "typed words and button presses. Here is where we were:",
+    "private_only": "I'm an automated companion for parents after baby loss, and I only talk "
+    "in private chats. Please send me a direct message.",
+    "nothing_stored": "I'm not keeping anything about you. You haven't asked me to remember "
+    "you, so our conversation is only held in memory for a short while, then forgotten.",
+    "forgotten": "Done: I've forgotten our conversation. Send /start whenever you want to "
+    "talk again.",
 }
 
 

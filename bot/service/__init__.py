@@ -1,0 +1,1 @@
+"""The Telegram service: configuration, logging, and the adapter around the pure engine."""

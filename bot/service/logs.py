@@ -1,0 +1,59 @@
+"""Logging set up once for the service: text or JSON, and never the bot token.
+
+The token travels in every Bot API URL, so httpx and httpcore are kept at WARNING and every
+record passes a redacting formatter, at every level including DEBUG. What parents type
+never reaches a log call in the first place: the service logs node ids and counts only.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import sys
+
+# Anything shaped like a bot token, even one we were not told about.
+TOKEN_SHAPE = re.compile(r"\b\d{5,12}:[A-Za-z0-9_-]{30,}\b")
+REDACTED = "[REDACTED]"
+
+
+class RedactingFormatter(logging.Formatter):
+    def __init__(self, secrets: list[str], json_lines: bool = False) -> None:
+        super().__init__("%(asctime)s %(levelname)s %(name)s: %(message)s")
+        self.secrets = [s for s in secrets if s]
+        self.json_lines = json_lines
+
+    def redact(self, text: str) -> str:
+        for secret in self.secrets:
+            text = text.replace(secret, REDACTED)
+        return TOKEN_SHAPE.sub(REDACTED, text)
+
+    def format(self, record: logging.LogRecord) -> str:
+        if self.json_lines:
+            entry = {
+                "time": self.formatTime(record),
+                "level": record.levelname,
+                "logger": record.name,
+                "message": record.getMessage(),
+            }
+            if record.exc_info:
+                entry["exception"] = self.formatException(record.exc_info)
+            return self.redact(json.dumps(entry, ensure_ascii=False))
+        return self.redact(super().format(record))
+
+
+def setup_logging(
+    level: str = "INFO", fmt: str = "text", secrets: list[str] | None = None, stream=None
+) -> logging.Handler:
+    """Configure the root logger once; returns the handler (tests attach to it)."""
+    handler = logging.StreamHandler(stream or sys.stderr)
+    handler.setFormatter(RedactingFormatter(secrets or [], json_lines=fmt == "json"))
+    root = logging.getLogger()
+    for old in list(root.handlers):
+        root.removeHandler(old)
+    root.addHandler(handler)
+    root.setLevel(level)
+    # These log full request URLs, which contain the token.
+    for noisy in ("httpx", "httpcore"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    return handler

@@ -1,0 +1,406 @@
+"""The Telegram adapter: turn updates into engine inputs and engine outputs into messages.
+
+All conversation rules live in the pure engine; this module only talks to Telegram:
+inline keyboards, answering every button press, removing used keyboards, gentle pacing
+with a typing indicator, kind replies to stickers and photos, private chats only, and
+Telegram's errors (retry what is transient, stop sending to parents who blocked the bot).
+Logs carry node ids, counts and update ids: never a parent's id, name or words.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import html
+import logging
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+
+from telegram import (
+    BotCommand,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    LinkPreviewOptions,
+    Update,
+)
+from telegram.constants import ChatAction, ChatType, ParseMode
+from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
+from telegram.ext import (
+    AIORateLimiter,
+    Application,
+    ApplicationBuilder,
+    CallbackQueryHandler,
+    ChatMemberHandler,
+    CommandHandler,
+    ContextTypes,
+    MessageHandler,
+    filters,
+)
+
+from bot import engine
+from bot.engine import Command, Context, Other, Pause, Press, Reply, Say, Start, StepResult
+from bot.loader import load_dialogue_dir
+from bot.model import Dialogue
+from bot.safety import is_risk
+from bot.service.config import Config
+from bot.service.sessions import MemorySessions
+from bot.service.updates import PerParentUpdateProcessor
+
+log = logging.getLogger("babyloss.bot")
+
+# Shown in the Telegram menu, in this order.
+COMMANDS = [
+    ("start", "Begin, or begin again"),
+    ("menu", "The main menu"),
+    ("help", "What I can do"),
+    ("pause", "Not today: stop for now"),
+    ("support", "Help numbers, at any moment"),
+    ("privacy", "What I keep, and how to delete it"),
+    ("mydata", "See everything I keep about you"),
+    ("forget", "Delete everything I keep about you"),
+    ("language", "Change language, e.g. /language cy"),
+]
+ENGINE_COMMANDS = {"menu", "help", "pause", "support", "back", "restart", "language"}
+ADMIN_COMMANDS = {"reload", "stats", "preview"}
+RETRY_DELAYS = (0.5, 1.0, 2.0)  # transient network errors and 5xx: back off, then give up
+
+
+class StopSending(Exception):
+    """The parent has blocked the bot: stop this step's sends."""
+
+
+@dataclass
+class Stats:
+    """Anonymous counters: no ids, no text."""
+
+    updates: int = 0
+    steps: int = 0
+    errors: int = 0
+    crisis: int = 0
+    visits: Counter = field(default_factory=Counter)
+
+
+class BabylossBot:
+    """Holds the current dialogue and the parents' sessions; handles their updates."""
+
+    def __init__(
+        self, config: Config, dialogue: Dialogue, *, sessions=None, sleep=asyncio.sleep
+    ) -> None:
+        self.config = config
+        self.dialogue = dialogue
+        self.sessions = sessions or MemorySessions(config.session_idle_hours * 3600)
+        self.sleep = sleep
+        self.stats = Stats()
+        self.blocked: set[int] = set()
+        self.keyboards: dict[int, int] = {}  # chat id -> message id still showing buttons
+        self.started = time.monotonic()
+        self.application: Application | None = None  # set by build_application()
+
+    # -- Building the application ---------------------------------------------------
+    def build_application(self, builder: ApplicationBuilder | None = None) -> Application:
+        builder = builder or ApplicationBuilder()
+        builder = (
+            builder.token(self.config.token)
+            .base_url(self.config.base_url)
+            .rate_limiter(AIORateLimiter(overall_max_rate=30, overall_time_period=1, max_retries=5))
+            .concurrent_updates(PerParentUpdateProcessor(256))
+        )
+        app = builder.build()
+        self.application = app
+        private = filters.ChatType.PRIVATE
+        app.add_handler(
+            MessageHandler(filters.ChatType.GROUPS | filters.ChatType.CHANNEL, self.on_group),
+            group=0,
+        )
+        app.add_handler(
+            CommandHandler(
+                [name for name, _ in COMMANDS] + sorted(ENGINE_COMMANDS | ADMIN_COMMANDS),
+                self.on_command,
+                filters=private,
+            )
+        )
+        app.add_handler(MessageHandler(filters.COMMAND & private, self.on_unknown_command))
+        app.add_handler(MessageHandler(filters.UpdateType.EDITED_MESSAGE & private, self.on_edited))
+        app.add_handler(
+            MessageHandler(filters.TEXT & private & filters.UpdateType.MESSAGE, self.on_text)
+        )
+        app.add_handler(
+            MessageHandler(~filters.TEXT & private & filters.UpdateType.MESSAGE, self.on_other)
+        )
+        app.add_handler(CallbackQueryHandler(self.on_button))
+        app.add_handler(ChatMemberHandler(self.on_membership, ChatMemberHandler.MY_CHAT_MEMBER))
+        app.add_error_handler(self.on_error)
+        return app
+
+    async def register_commands(self) -> None:
+        """Show the commands in Telegram's menu (setMyCommands)."""
+        try:
+            await self._bot.set_my_commands([BotCommand(n, d) for n, d in COMMANDS])
+        except TelegramError as exc:  # not fatal: the commands still work when typed
+            log.warning("could not register commands: %s", type(exc).__name__)
+
+    # -- Handlers ------------------------------------------------------------------
+    async def on_text(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        await self.run_step(update, context, Say(update.effective_message.text or ""))
+
+    async def on_other(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        caption = update.effective_message.caption
+        # A caption is typed words too: it passes the safety net like any text.
+        inp = Say(caption) if caption and is_risk(caption, self.dialogue.risk_phrases) else Other()
+        await self.run_step(update, context, inp)
+
+    async def on_edited(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        # An edit is not a new step, but risk language in it still gets the crisis reply.
+        text = update.effective_message.text or update.effective_message.caption or ""
+        if is_risk(text, self.dialogue.risk_phrases):
+            await self.run_step(update, context, Say(text))
+
+    async def on_button(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        query = update.callback_query
+        try:  # always answer first, so the parent's app never shows a spinner
+            await self._call(query.answer)
+        except StopSending:
+            return
+        if query.message is None or query.message.chat.type != ChatType.PRIVATE:
+            return
+        await self.run_step(update, context, Press(query.data or ""))
+
+    async def on_command(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        text = update.effective_message.text or ""
+        name = text.split()[0].lstrip("/").split("@")[0].lower()
+        argument = text.partition(" ")[2].strip()
+        user_id = update.effective_user.id
+        if name in ADMIN_COMMANDS:
+            if user_id in self.config.admins:
+                await self.on_admin(update, context, name, argument)
+            else:  # to anyone else, admin commands do not exist
+                await self.run_step(update, context, Command(name))
+            return
+        if name == "start":
+            await self.run_step(update, context, Start())
+        elif name in ENGINE_COMMANDS:
+            await self.run_step(update, context, Command(name, argument))
+        elif name == "privacy":
+            target = "privacy" if "privacy" in self.dialogue.nodes else self.dialogue.entry["help"]
+            await self.run_step(update, context, target)
+        elif name == "mydata":
+            await self.send_system(update, "nothing_stored")
+        elif name == "forget":
+            await self.sessions.forget(user_id)
+            await self.send_system(update, "forgotten")
+
+    async def on_unknown_command(self, update: Update, context) -> None:
+        name = (update.effective_message.text or "/").split()[0].lstrip("/")
+        await self.run_step(update, context, Command(name[:32]))
+
+    async def on_group(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        chat = update.effective_chat
+        if chat is None or chat.type == ChatType.CHANNEL or update.effective_message is None:
+            return  # channel posts: nothing to say, and nobody to say it to
+        await self._send_quietly(chat.id, self._system_text("private_only"))
+
+    async def on_membership(self, update: Update, context) -> None:
+        change = update.my_chat_member
+        if change is None or change.chat.type != ChatType.PRIVATE:
+            return
+        if change.new_chat_member.status in ("kicked", "left"):
+            self.blocked.add(change.chat.id)
+            self.keyboards.pop(change.chat.id, None)
+        else:
+            self.blocked.discard(change.chat.id)
+
+    async def on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
+        self.stats.errors += 1
+        update_id = update.update_id if isinstance(update, Update) else None
+        error = context.error
+        # The exception's class and Telegram's description only: never message text.
+        log.error(
+            "update %s failed: %s: %s",
+            update_id,
+            type(error).__name__,
+            str(error)[:200] if isinstance(error, TelegramError) else "see debug log",
+        )
+        log.debug("update %s traceback", update_id, exc_info=error)
+
+    # -- Admin ---------------------------------------------------------------------
+    async def on_admin(self, update: Update, context, name: str, argument: str) -> None:
+        if name == "reload":
+            ok, summary = self.reload()
+            await self._send_plain(update, summary)
+        elif name == "stats":
+            await self._send_plain(update, self.stats_text())
+        elif name == "preview":
+            node = argument.strip()
+            if node not in self.dialogue.nodes:
+                from bot.problems import did_you_mean
+
+                await self._send_plain(
+                    update, f"No node '{node}'.{did_you_mean(node, self.dialogue.nodes)}"
+                )
+                return
+            result = engine.enter(
+                self.dialogue,
+                engine.new_session(self.dialogue),
+                node,
+                Context(first_name=update.effective_user.first_name or ""),
+            )
+            await self.send_outputs(update.effective_chat.id, result, remember_keyboard=False)
+
+    def stats_text(self) -> str:
+        top = ", ".join(f"{n} {c}" for n, c in self.stats.visits.most_common(10)) or "none yet"
+        return (
+            f"Dialogue {self.dialogue.version}. Active sessions: {len(self.sessions)}. "
+            f"Updates: {self.stats.updates}, steps: {self.stats.steps}, crisis replies: "
+            f"{self.stats.crisis}, errors: {self.stats.errors}. Most visited: {top}."
+        )
+
+    def reload(self) -> tuple[bool, str]:
+        """Load the dialogues again; keep the old ones if the new ones have errors."""
+        result = load_dialogue_dir(
+            self.config.dialogues_path,
+            default_language=self.config.default_language,
+            variables=self.config.variables,
+        )
+        if not result.ok:
+            errors = [p for p in result.problems if p.is_error]
+            for problem in errors:
+                log.error("reload rejected: %s", problem.format().replace("\n", " "))
+            summary = (
+                f"Reload rejected: {len(errors)} error(s); still serving version "
+                f"{self.dialogue.version}."
+            )
+            log.error(summary)
+            return False, summary
+        old = self.dialogue.version
+        self.dialogue = result.dialogue
+        summary = (
+            f"Dialogues reloaded: version {old} -> {result.dialogue.version}, "
+            f"{len(result.dialogue.nodes)} nodes."
+        )
+        log.info(summary)
+        return True, summary
+
+    # -- Steps -----------------------------------------------------------------------
+    async def run_step(self, update: Update, context, inp) -> None:
+        user, chat = update.effective_user, update.effective_chat
+        if user is None or chat is None:
+            return
+        self.stats.updates += 1
+        self.blocked.discard(chat.id)  # they are writing to us, so they have not blocked us
+        dialogue = self.dialogue  # one version for the whole step, even if a reload lands
+        session = await self.sessions.get(user.id) or engine.new_session(dialogue)
+        ctx = Context(first_name=user.first_name or "")
+        if isinstance(inp, str):  # a node to show directly (e.g. /privacy)
+            result = engine.enter(dialogue, session, inp, ctx)
+        else:
+            result = engine.step(dialogue, session, inp, ctx)
+        # Save before sending: the reply a parent sees must never be ahead of the record.
+        await self.sessions.put(user.id, result.session)
+        self._count(result)
+        await self.send_outputs(chat.id, result)
+
+    def _count(self, result: StepResult) -> None:
+        self.stats.steps += 1
+        for event in result.events:
+            if event.startswith("node:"):
+                self.stats.visits[event[5:]] += 1
+            elif event == "crisis":
+                self.stats.crisis += 1
+                log.info("safety net: crisis reply sent")
+
+    async def send_outputs(
+        self, chat_id: int, result: StepResult, *, remember_keyboard: bool = True
+    ) -> None:
+        delay = self.config.typing_delay_ms / 1000
+        try:
+            await self._remove_old_keyboard(chat_id)
+            for out in result.outputs:
+                if isinstance(out, Pause):
+                    if delay:
+                        await self._call(self._bot.send_chat_action, chat_id, ChatAction.TYPING)
+                        await self.sleep(delay)
+                    continue
+                assert isinstance(out, Reply)
+                message = await self._send(chat_id, out.text, out.buttons)
+                if out.buttons and message is not None and remember_keyboard:
+                    self.keyboards[chat_id] = message.message_id
+        except StopSending:
+            log.info("parent has blocked the bot; sends stopped")
+
+    async def _remove_old_keyboard(self, chat_id: int) -> None:
+        message_id = self.keyboards.pop(chat_id, None)
+        if message_id is None:
+            return
+        with contextlib.suppress(BadRequest):  # already gone or too old: nothing to tidy
+            await self._call(
+                self._bot.edit_message_reply_markup,
+                chat_id=chat_id,
+                message_id=message_id,
+                reply_markup=None,
+            )
+
+    async def _send(self, chat_id: int, text: str, buttons=()):
+        markup = (
+            InlineKeyboardMarkup(
+                [[InlineKeyboardButton(b.label, callback_data=b.data)] for b in buttons]
+            )
+            if buttons
+            else None
+        )
+        return await self._call(
+            self._bot.send_message,
+            chat_id=chat_id,
+            text=text,
+            parse_mode=ParseMode.HTML,
+            reply_markup=markup,
+            link_preview_options=LinkPreviewOptions(is_disabled=True),
+        )
+
+    async def send_system(self, update: Update, key: str) -> None:
+        await self._send_quietly(update.effective_chat.id, self._system_text(key))
+
+    async def _send_plain(self, update: Update, text: str) -> None:
+        await self._send_quietly(update.effective_chat.id, html.escape(text, quote=False))
+
+    async def _send_quietly(self, chat_id: int, text: str) -> None:
+        """One message with no buttons; silently nothing if the parent blocked the bot."""
+        with contextlib.suppress(StopSending):
+            await self._send(chat_id, text)
+
+    def _system_text(self, key: str) -> str:
+        return self.dialogue.system(key).pick(*self._langs(None))
+
+    def _langs(self, session) -> tuple[str, str]:
+        default = self.dialogue.settings.default_language
+        return (getattr(session, "language", None) or default, default)
+
+    async def _call(self, method, *args, **kwargs):
+        """Call the Bot API, retrying transient failures. RetryAfter (429) is already
+        honoured by the AIORateLimiter; "message is not modified" is not an error."""
+        chat_id = kwargs.get("chat_id", args[0] if args else None)
+        if isinstance(chat_id, int) and chat_id in self.blocked:
+            raise StopSending
+        for attempt in range(len(RETRY_DELAYS) + 1):
+            try:
+                return await method(*args, **kwargs)
+            except Forbidden:
+                if isinstance(chat_id, int):
+                    self.blocked.add(chat_id)
+                    self.keyboards.pop(chat_id, None)
+                raise StopSending from None
+            except BadRequest as exc:
+                if "not modified" in str(exc).lower():
+                    return None
+                raise
+            except RetryAfter:
+                raise  # the rate limiter has already retried as often as it should
+            except NetworkError:  # includes timeouts and 5xx answers
+                if attempt == len(RETRY_DELAYS):
+                    raise
+                await self.sleep(RETRY_DELAYS[attempt])
+        return None  # pragma: no cover
+
+    @property
+    def _bot(self):
+        return self.application.bot

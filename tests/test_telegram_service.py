@@ -1,0 +1,273 @@
+"""The Telegram service end to end: a real Application against the stand-in Bot API."""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+
+from bot.service.config import WebhookConfig
+from tests.fakes.bot_api import FakeBotApi
+from tests.service_harness import EXAMPLE, Harness, make_config, running
+
+PARENT = 1001
+
+
+def texts(calls):
+    return [c.params["text"] for c in calls]
+
+
+async def test_start_sends_note_messages_and_a_keyboard_and_registers_commands():
+    async with running() as h:
+        calls = await h.text(PARENT, "/start")
+        sent = texts(calls)
+        assert sent[0].startswith("Content note")
+        assert sent[1].startswith("Hello Sam. I'm an <b>automated</b> companion")
+        assert all(c.params["parse_mode"] == "HTML" for c in calls)
+        assert all(c.params["link_preview_options"]["is_disabled"] for c in calls)
+        _, buttons = h.last_keyboard(PARENT)
+        assert [label for label, _ in buttons] == [
+            "I carried my baby",
+            "I'm a partner",
+            "Not today",
+        ]
+        commands = h.fake.calls_to("setMyCommands")[0].params["commands"]
+        assert [c["command"] for c in commands] == [
+            "start",
+            "menu",
+            "help",
+            "pause",
+            "support",
+            "privacy",
+            "mydata",
+            "forget",
+            "language",
+        ]
+
+
+async def test_a_press_is_answered_and_the_used_keyboard_removed():
+    async with running() as h:
+        await h.text(PARENT, "/start")
+        old_id, _ = h.last_keyboard(PARENT)
+        calls = await h.press(PARENT, "I'm a partner")
+        assert any("Partners are often forgotten" in t for t in texts(calls))
+        assert len(h.fake.calls_to("answerCallbackQuery")) == 1
+        edits = h.fake.calls_to("editMessageReplyMarkup")
+        assert [(e.params["message_id"], e.params.get("reply_markup")) for e in edits] == [
+            (old_id, None)
+        ]
+
+
+async def test_stale_and_forged_buttons_get_a_gentle_note():
+    async with running() as h:
+        await h.text(PARENT, "/start")
+        message_id, _ = h.last_keyboard(PARENT)
+        calls = await h.step(h.fake.make_callback_update(PARENT, "forged|0|dead", message_id))
+        assert "conversation, which has moved on" in texts(calls)[0]
+        assert len(h.fake.calls_to("answerCallbackQuery")) == 1
+
+
+async def test_non_text_messages_get_a_kind_reply_with_the_buttons():
+    async with running() as h:
+        await h.text(PARENT, "/start")
+        for update in (
+            h.fake.make_sticker_update(PARENT),
+            h.fake.make_photo_update(PARENT),
+            h.fake.make_voice_update(PARENT),
+        ):
+            calls = await h.step(update)
+            assert texts(calls)[0].startswith("Thank you for sending that.")
+            assert calls[0].params["reply_markup"]["inline_keyboard"]
+
+
+async def test_group_chats_are_told_the_bot_is_private_only():
+    async with running() as h:
+        calls = await h.step(
+            h.fake.make_text_update(PARENT, "/start", chat_type="group", chat_id=-500),
+            until_buttons=False,
+        )
+        assert "only talk in private chats" in texts(calls)[0]
+        assert str(calls[0].chat_id) == "-500"
+
+
+async def test_risk_language_gets_the_crisis_reply_at_once():
+    async with running() as h:
+        await h.text(PARENT, "/start")
+        calls = await h.text(PARENT, "honestly i cant go on")
+        assert any("116 123" in t for t in texts(calls))
+        assert h.service.stats.crisis == 1
+
+
+async def test_a_risky_photo_caption_or_edit_also_gets_the_crisis_reply():
+    async with running() as h:
+        await h.text(PARENT, "/start")
+        calls = await h.step(h.fake.make_photo_update(PARENT, caption="i want to die"))
+        assert any("116 123" in t for t in texts(calls))
+        calls = await h.step(h.fake.make_edited_message_update(PARENT, "I can't go on"))
+        assert any("116 123" in t for t in texts(calls))
+
+
+async def test_commands_reach_the_engine_and_unknown_ones_are_explained():
+    async with running() as h:
+        await h.text(PARENT, "/start")
+        assert any("If your life is at risk" in t for t in texts(await h.text(PARENT, "/support")))
+        assert any("That's alright" in t for t in texts(await h.text(PARENT, "/pause")))
+        unknown = await h.text(PARENT, "/dance")
+        assert "I don't know that command" in texts(unknown)[0]
+        # Admin commands do not exist for anyone who is not an admin.
+        assert "I don't know that command" in texts(await h.text(PARENT, "/reload"))[0]
+
+
+async def test_mydata_and_forget_without_consent():
+    async with running() as h:
+        await h.text(PARENT, "/start")
+        calls = await h.text(PARENT, "/mydata", until_buttons=False)
+        assert "I'm not keeping anything about you" in texts(calls)[0]
+        assert len(h.service.sessions) == 1
+        calls = await h.text(PARENT, "/forget", until_buttons=False)
+        assert "forgotten our conversation" in texts(calls)[0]
+        assert len(h.service.sessions) == 0
+
+
+async def test_rate_limits_are_honoured_and_server_errors_retried():
+    async with running() as h:
+        h.fake.fail_next("sendMessage", "429", retry_after=1)
+        h.fake.fail_next("sendChatAction", "5xx")
+        calls = await h.text(PARENT, "/start", timeout=10)
+        assert len(calls) == 3  # note + two messages, each exactly once
+        assert [c.fault for c in h.fake.calls_to("sendMessage")][0] == "429"
+        h.fake.fail_next("sendMessage", "5xx", count=2)
+        calls = await h.press(PARENT, "I'm a partner", timeout=10)
+        assert any("Partners are often forgotten" in t for t in texts(calls))
+
+
+async def test_a_parent_who_blocked_the_bot_is_not_written_to_again_and_others_are_served():
+    async with running() as h:
+        await h.text(PARENT, "/start")
+        h.fake.block_user(PARENT)
+        before = len(h.fake.calls)
+        message_id, buttons = h.last_keyboard(PARENT)
+        h.fake.push_update(h.fake.make_callback_update(PARENT, buttons[0][1], message_id))
+        await h.fake.wait_for(lambda c: c.fault == "blocked", since=before)
+        await asyncio.sleep(0.3)
+        sends = [c for c in h.fake.calls[before:] if str(c.chat_id) == str(PARENT)]
+        assert [c.fault for c in sends] == ["blocked"]  # one refused call, then silence
+        assert PARENT in h.service.blocked
+        other = await h.text(2002, "/start")
+        assert other and h.service.stats.errors == 0
+        # Writing to the bot again means they unblocked it: they are answered again.
+        h.fake.unblock_user(PARENT)
+        assert await h.text(PARENT, "/menu")
+        assert PARENT not in h.service.blocked
+
+
+async def test_not_modified_is_ignored():
+    async with running() as h:
+        await h.text(PARENT, "/start")
+        h.fake.fail_next("editMessageReplyMarkup", "not_modified")
+        calls = await h.press(PARENT, "I'm a partner")
+        assert calls and h.service.stats.errors == 0
+
+
+async def test_one_parent_in_order_and_different_parents_concurrently():
+    async with running() as h:
+        await h.text(PARENT, "/start")
+        await h.text(2002, "/start")
+        h.fake.fail_next("sendMessage", "slow", seconds=1.0)  # the first send of the next step
+        message_id, buttons = h.last_keyboard(PARENT)
+        h.fake.push_update(
+            h.fake.make_callback_update(PARENT, dict(buttons)["I'm a partner"], message_id)
+        )
+        h.fake.push_update(h.fake.make_text_update(PARENT, "who made this?"))
+        h.fake.push_update(h.fake.make_text_update(2002, "/help"))
+        await h.fake.wait_for_messages(PARENT, 6, timeout=10, methods={"sendMessage"})
+        await asyncio.sleep(0.2)
+        mine = [c for c in h.fake.calls_to("sendMessage") if str(c.chat_id) == str(PARENT)][3:]
+        # The press (slow) is fully answered before the typed text is handled.
+        assert "Partners are often forgotten" in mine[0].params["text"]
+        assert "This is an example" in mine[-1].params["text"]
+        theirs = [c for c in h.fake.calls_to("sendMessage") if str(c.chat_id) == "2002"][3:]
+        assert theirs[0].finished < mine[0].finished  # not held up by the slow parent
+
+
+async def test_pacing_sends_typing_between_messages():
+    async with running({"typing_delay_ms": 50}) as h:
+        await h.text(PARENT, "/start")
+        actions = h.fake.calls_to("sendChatAction")
+        assert len(actions) == 2 and actions[0].params["action"] == "typing"
+
+
+async def test_reload_swaps_valid_dialogues_and_keeps_the_old_on_errors(tmp_path, caplog):
+    folder = tmp_path / "d"
+    shutil.copytree(EXAMPLE, folder)
+    main = folder / "main.yaml"
+    async with running(dialogues=folder) as h:
+        await h.text(PARENT, "/start")
+        await h.press(PARENT, "I'm a partner")
+        await h.press(PARENT, "About this bot")
+        main.write_text(main.read_text().replace("This is an example.", "Version two."))
+        ok, _ = h.service.reload()
+        assert ok
+        assert any("Version two." in t for t in texts(await h.text(PARENT, "/help")))
+        good = main.read_text()
+        main.write_text(good.replace("to: about", "to: abuot"))
+        ok, summary = h.service.reload()
+        assert not ok and "still serving" in summary
+        assert "BL011" in caplog.text and "abuot" in caplog.text
+        assert any("Version two." in t for t in texts(await h.text(PARENT, "/help")))
+        # A node the parent is on disappears: they are taken to the menu, gently.
+        main.write_text(
+            good.replace("  about:\n", "  about_us:\n")
+            .replace("to: about\n", "to: about_us\n")
+            .replace("help: about ", "help: about_us ")
+        )
+        ok, summary = h.service.reload()
+        assert ok, summary
+        calls = await h.text(PARENT, "hello")
+        assert "changed since we last spoke" in texts(calls)[0]
+
+
+async def test_admin_reload_stats_and_preview():
+    async with running({"admins": frozenset({PARENT})}) as h:
+        await h.text(PARENT, "/start")
+        calls = await h.text(PARENT, "/reload", until_buttons=False)
+        assert texts(calls)[0].startswith("Dialogues reloaded")
+        calls = await h.text(PARENT, "/stats", until_buttons=False)
+        assert "Active sessions: 1" in texts(calls)[0] and str(PARENT) not in texts(calls)[0]
+        calls = await h.text(PARENT, "/preview crisis")
+        assert any("If your life is at risk" in t for t in texts(calls))
+
+
+async def test_webhook_mode_checks_the_secret_token(unused_tcp_port):
+    async with FakeBotApi() as fake:
+        webhook = WebhookConfig(
+            listen="127.0.0.1",
+            port=unused_tcp_port,
+            url="https://example.invalid/telegram",
+            secret_token="s3cret",
+        )
+        config = make_config(fake, mode="webhook", webhook=webhook)
+        async with Harness(fake, config) as h:
+            assert fake.calls_to("setWebhook")[0].params["secret_token"] == "s3cret"
+            url = f"http://127.0.0.1:{unused_tcp_port}/telegram"
+            update = {**fake.make_text_update(PARENT, "/start"), "update_id": 1}
+            assert await fake.post_webhook(url, update, secret_token="wrong") == 403
+            assert await fake.post_webhook(url, update) == 403
+            await asyncio.sleep(0.2)
+            assert fake.calls_to("sendMessage") == []
+            assert await fake.post_webhook(url, update, secret_token="s3cret") == 200
+            await fake.wait_for_messages(PARENT, 3)
+            assert h.service.stats.steps == 1
+
+
+async def test_shutdown_finishes_the_update_in_flight():
+    async with FakeBotApi() as fake:
+        h = Harness(fake, make_config(fake))
+        await h.__aenter__()
+        fake.fail_next("sendMessage", "slow", seconds=1.5)
+        fake.push_update(fake.make_text_update(PARENT, "/start"))
+        await fake.wait_for(lambda c: c.method == "sendMessage")
+        loop = asyncio.get_running_loop()
+        t0 = loop.time()
+        assert await h.stop() == 0
+        assert loop.time() - t0 < 10
+        assert len(fake.sent_messages(PARENT)) == 3  # the whole step was sent before exit
