@@ -35,7 +35,9 @@ def generate(nodes: int, files: int = 20) -> dict[str, bytes]:
         nxt, other = (i + 1) % nodes, (i * 7 + 3) % nodes
         lines = [
             f"  n{i}:",
-            "    note: {en: 'Content note: loss.', cy: 'Nodyn cynnwys: colled.'}" if i % 10 == 0 else "",
+            "    note: {en: 'Content note: loss.', cy: 'Nodyn cynnwys: colled.'}"
+            if i % 10 == 0
+            else "",
             "    messages:",
             f"      - en: 'Step {i}. Hello {{first_name|there}}, this is <b>step</b> {i}.'",
             f"        cy: 'Cam {i}. Helo {{first_name|there}}, dyma <b>gam</b> {i}.'",
@@ -43,13 +45,17 @@ def generate(nodes: int, files: int = 20) -> dict[str, bytes]:
             "        if: {relationship: partner}",
             "      - signposts: [samaritans]" if i % 50 == 0 else "",
             "    options:",
-            f"      - {{label: {{en: 'Next', cy: 'Nesaf'}}, to: n{nxt}, set: {{relationship: partner}}}}",
+            f"      - {{label: {{en: 'Next', cy: 'Nesaf'}}, to: n{nxt},"
+            " set: {relationship: partner}}",
             f"      - {{label: {{en: 'Elsewhere', cy: 'Rhywle arall'}}, to: n{other}}}",
             "      - {label: {en: 'Menu', cy: 'Dewislen'}, to: n0}",
         ]
         if i % 5 == 0:
-            lines += ["    free_text:", f"      routes: [{{match: [help, support], to: n{other}}}]",
-                      "      fallback: n0"]
+            lines += [
+                "    free_text:",
+                f"      routes: [{{match: [help, support], to: n{other}}}]",
+                "      fallback: n0",
+            ]
         out[f"part{i % files:02}.yaml"].extend(line for line in lines if line)
     return {name: ("\n".join(lines) + "\n").encode() for name, lines in out.items()}
 
@@ -68,10 +74,14 @@ def main() -> None:
         times.append(time.perf_counter() - t0)
     assert result.ok, [p.format() for p in result.problems[:5]]
     size = sum(len(b) for b in files.values())
-    print(f"validate: {args.nodes} nodes in {len(files)} files ({size / 1024:.0f} KiB), "
-          f"{len(result.problems)} problems")
-    print(f"  best {min(times) * 1000:.0f} ms, median {statistics.median(times) * 1000:.0f} ms "
-          f"over {args.repeat} runs (target: under 500 ms)")
+    print(
+        f"validate: {args.nodes} nodes in {len(files)} files ({size / 1024:.0f} KiB), "
+        f"{len(result.problems)} problems"
+    )
+    print(
+        f"  best {min(times) * 1000:.0f} ms, median {statistics.median(times) * 1000:.0f} ms "
+        f"over {args.repeat} runs (target: under 500 ms)"
+    )
 
 
 if __name__ == "__main__":

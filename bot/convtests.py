@@ -132,7 +132,9 @@ def parse_tests(data: bytes, filename: str) -> tuple[list[TestCase], list[Proble
     return cases, problems
 
 
-def run_case(dialogue: Dialogue, case: TestCase) -> list[Failure]:
+def run_case(dialogue: Dialogue, case: TestCase, visited: set[str] | None = None) -> list[Failure]:
+    """Run one case; the nodes it passes through are added to ``visited`` if given."""
+    seen = visited if visited is not None else set()
     ctx = Context(first_name=case.first_name)
     session = new_session(dialogue, case.language)
     if case.variables:
@@ -145,6 +147,7 @@ def run_case(dialogue: Dialogue, case: TestCase) -> list[Failure]:
         result = enter(dialogue, session, case.start, ctx)
     else:
         result = step(dialogue, session, Start(), ctx)
+    seen.update(e[5:] for e in result.events if e.startswith("node:"))
     for number, st in enumerate(case.steps, start=1):
         if st.action == "press":
             labels = [b.label for b in result.buttons]
@@ -166,6 +169,7 @@ def run_case(dialogue: Dialogue, case: TestCase) -> list[Failure]:
         elif st.action == "command":
             name, _, arg = st.value.partition(" ")
             result = step(dialogue, result.session, Command(name, arg), ctx)
+        seen.update(e[5:] for e in result.events if e.startswith("node:"))
         problems = check_expectations(result, st.expect)
         if problems:
             action = f"{st.action} '{st.value}'" if st.action != "none" else "expect"

@@ -184,9 +184,13 @@ def enter(
     return _goto(dialogue, session, node_id, context or Context(), remember=False)
 
 
+KEPT_ON_RESTART = ("region", "remember")
+
+
 def _kept_on_restart(session: Session) -> dict:
-    # A fresh start keeps choices about how to talk (region), not where the parent was.
-    return {k: v for k, v in session.variables.items() if k == "region"}
+    # A fresh start forgets where the parent was, not how they asked to be treated:
+    # their region and their answer to "shall I remember you?".
+    return {k: v for k, v in session.variables.items() if k in KEPT_ON_RESTART}
 
 
 def _command(d: Dialogue, s: Session, cmd: Command, ctx: Context) -> StepResult:

@@ -7,7 +7,9 @@ load a new version and keep serving the old one if the new one has errors.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import gc
 import hashlib
 import re
 from collections.abc import Mapping
@@ -544,7 +546,26 @@ def _settings(p: _FileParser, value: object, pos) -> Settings:
     return Settings(**kwargs)
 
 
-def load_dialogue(
+@contextlib.contextmanager
+def _gc_paused():
+    """Loading builds hundreds of thousands of small objects and no garbage cycles; the
+    cyclic collector would walk them again and again (a third of the time on 2,000 nodes)."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+def load_dialogue(files: Mapping[str, bytes], **kwargs) -> LoadResult:
+    """Parse and validate dialogue files. Pure: same bytes, same result. See _load_dialogue."""
+    with _gc_paused():
+        return _load_dialogue(files, **kwargs)
+
+
+def _load_dialogue(
     files: Mapping[str, bytes],
     *,
     default_language: str | None = None,

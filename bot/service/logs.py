@@ -56,4 +56,8 @@ def setup_logging(
     # These log full request URLs, which contain the token.
     for noisy in ("httpx", "httpcore"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    # At DEBUG, python-telegram-bot logs whole updates: parents' names, ids and words.
+    # Our own DEBUG logs are enough to debug the bot; theirs stay at INFO or above.
+    for library in ("telegram", "apscheduler", "aiohttp.access", "tornado.access"):
+        logging.getLogger(library).setLevel(max(logging.INFO, root.level))
     return handler

@@ -103,7 +103,13 @@ class BabylossBot:
         builder = (
             builder.token(self.config.token)
             .base_url(self.config.base_url)
-            .rate_limiter(AIORateLimiter(overall_max_rate=30, overall_time_period=1, max_retries=5))
+            .rate_limiter(
+                AIORateLimiter(
+                    overall_max_rate=self.config.max_messages_per_second,
+                    overall_time_period=1,
+                    max_retries=5,
+                )
+            )
             .concurrent_updates(PerParentUpdateProcessor(256))
         )
         app = builder.build()

@@ -1,0 +1,176 @@
+"""Throughput and latency of the bot against the stand-in Bot API, beside a bare echo bot.
+
+Run:  python benchmarks/bot_bench.py [--parents 100] [--seconds 20]
+
+Each bot runs as its own process (``babyloss-bot run`` and ``benchmarks/echo_bot.py``),
+polling the stand-in Bot API server in this process. N simulated parents each wait for
+the bot's answer before their next step: for the echo bot a step is one message and its
+echo; for babyloss-bot it is a button press (or /start) answered by the whole next node,
+up to the message that carries the new buttons. Pacing is off. Prints steps/s, step
+latency percentiles and the bot process's peak RSS for both, side by side.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import random
+import signal
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from tests.fakes.bot_api import Call, FakeBotApi  # noqa: E402
+
+
+class BenchApi(FakeBotApi):
+    """The stand-in server, plus a cheap way to wait for one chat's next message."""
+
+    def __init__(self) -> None:
+        super().__init__(validate_html=False)
+        self.waiters: dict[int, asyncio.Future] = {}
+        self.keyboard_only = True
+
+    def _finish(self, call: Call, outcome):
+        response = super()._finish(call, outcome)
+        wanted = not self.keyboard_only or call.params.get("reply_markup")
+        if call.method == "sendMessage" and call.ok and wanted:
+            waiter = self.waiters.pop(int(call.params["chat_id"]), None)
+            if waiter and not waiter.done():
+                waiter.set_result(call)
+        if len(self.calls) > 5000:  # keep memory flat over long runs
+            del self.calls[:4000]
+        return response
+
+
+def peak_rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+async def drive(api: BenchApi, parents: int, seconds: float, *, echo: bool) -> list[float]:
+    latencies: list[float] = []
+    deadline = time.monotonic() + seconds
+    rng = random.Random(7)
+
+    async def one_step(user: int, update: dict) -> Call:
+        future = asyncio.get_running_loop().create_future()
+        api.waiters[user] = future
+        t0 = time.perf_counter()
+        api.push_update(update)
+        call = await asyncio.wait_for(future, timeout=30)
+        latencies.append(time.perf_counter() - t0)
+        return call
+
+    async def parent(user: int) -> None:
+        if echo:
+            while time.monotonic() < deadline:
+                await one_step(user, api.make_text_update(user, f"hello {rng.random()}"))
+            return
+        call = await one_step(user, api.make_text_update(user, "/start"))
+        while time.monotonic() < deadline:
+            rows = call.params["reply_markup"]["inline_keyboard"]
+            data = rng.choice(rows)[0]["callback_data"]
+            message_id = call.result["message_id"]
+            call = await one_step(user, api.make_callback_update(user, data, message_id))
+
+    await asyncio.gather(*(parent(10_000 + i) for i in range(parents)))
+    return latencies
+
+
+async def run_bot(api: BenchApi, argv: list[str], parents: int, seconds: float, echo: bool) -> dict:
+    api.keyboard_only = not echo  # a babyloss-bot step ends with the message carrying buttons
+    env = {**os.environ, "TELEGRAM_BOT_TOKEN": api.token, "PYTHONPATH": str(ROOT)}
+    proc = await asyncio.create_subprocess_exec(*argv, env=env, stderr=asyncio.subprocess.PIPE)
+    try:
+        await api.wait_for(lambda c: c.method == "getUpdates", timeout=30)
+        await drive(api, min(parents, 5), 1.0, echo=echo)  # warm up
+        t0 = time.perf_counter()
+        latencies = await drive(api, parents, seconds, echo=echo)
+        elapsed = time.perf_counter() - t0
+        rss = peak_rss_mb(proc.pid)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        await asyncio.wait_for(proc.wait(), timeout=20)
+    q = statistics.quantiles(latencies, n=100)
+    return {
+        "steps": len(latencies),
+        "steps_per_s": len(latencies) / elapsed,
+        "p50": q[49] * 1000,
+        "p95": q[94] * 1000,
+        "p99": q[98] * 1000,
+        "rss": rss,
+    }
+
+
+async def main_async(args) -> None:
+    results = {}
+    async with BenchApi() as api:
+        results["echo bot (floor)"] = await run_bot(
+            api,
+            [sys.executable, str(ROOT / "benchmarks" / "echo_bot.py"), api.base_url],
+            args.parents,
+            args.seconds,
+            echo=True,
+        )
+    with tempfile.TemporaryDirectory() as tmp:
+        async with BenchApi() as api:
+            config = Path(tmp) / "config.yaml"
+            config.write_text(
+                f"telegram:\n  base_url: {api.base_url}\n"
+                f"  max_messages_per_second: {args.max_rate}\n"
+                f"dialogues:\n  path: {ROOT / 'dialogues'}\n"
+                f"storage:\n  path: {Path(tmp) / 'bench.sqlite3'}\n"
+                "pacing:\n  typing_delay_ms: 0\nlogging:\n  level: WARNING\n"
+            )
+            results["babyloss-bot"] = await run_bot(
+                api,
+                [sys.executable, "-m", "bot", "run", "--config", str(config)],
+                args.parents,
+                args.seconds,
+                echo=False,
+            )
+    print(
+        f"{args.parents} concurrent parents, {args.seconds:.0f} s each, pacing off, "
+        f"{os.cpu_count()} cores, babyloss-bot max_messages_per_second={args.max_rate:g}"
+    )
+    print(
+        f"{'':20} {'steps':>7} {'steps/s':>9} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} "
+        f"{'peak RSS MB':>12}"
+    )
+    for name, r in results.items():
+        print(
+            f"{name:20} {r['steps']:7d} {r['steps_per_s']:9.1f} {r['p50']:8.1f} "
+            f"{r['p95']:8.1f} {r['p99']:8.1f} {r['rss']:12.1f}"
+        )
+    floor, ours = results["echo bot (floor)"], results["babyloss-bot"]
+    print(
+        f"babyloss-bot / echo steps/s: {ours['steps_per_s'] / floor['steps_per_s']:.2f} "
+        "(target >= 0.5); p99 target < 500 ms"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--parents", type=int, default=100)
+    parser.add_argument("--seconds", type=float, default=20)
+    parser.add_argument(
+        "--max-rate",
+        type=float,
+        default=100_000,
+        help="babyloss-bot's telegram.max_messages_per_second (Telegram's "
+        "real limit is 30; the default measures the bot, not the limiter)",
+    )
+    asyncio.run(main_async(parser.parse_args()))
+
+
+if __name__ == "__main__":
+    main()
