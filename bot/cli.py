@@ -154,6 +154,23 @@ def cmd_run(args: argparse.Namespace) -> int:
     return main_run(args.config, args.check)
 
 
+def cmd_backup(args: argparse.Namespace) -> int:
+    from bot.service.config import ConfigError, load_config
+    from bot.storage import StorageError, backup
+
+    try:
+        config = load_config(args.config)
+        pages = backup(config.storage_path, args.destination)
+    except (ConfigError, StorageError) as exc:
+        print(f"Backup failed: {exc}", file=sys.stderr)
+        return 1
+    print(
+        f"Backed up {config.storage_path} to {args.destination} ({pages} pages, "
+        "integrity check ok)."
+    )
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="babyloss-bot",
@@ -197,6 +214,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="validate the config, dialogues and database, then exit",
     )
     p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("backup", help="copy the database safely, even while the bot runs")
+    p.add_argument("destination", metavar="DEST", help="new file to write the copy to")
+    p.add_argument("--config", metavar="FILE", help="configuration file naming storage.path")
+    p.set_defaults(func=cmd_backup)
     return parser
 
 

@@ -218,7 +218,25 @@ def _command(d: Dialogue, s: Session, cmd: Command, ctx: Context) -> StepResult:
     return _redisplay(d, s, ctx, d.system("unknown_command"))
 
 
+RESUME, FRESH = "~|resume", "~|fresh"  # '~' never starts a node id: no clash possible
+
+
+def welcome_back(dialogue: Dialogue, session: Session) -> StepResult:
+    """A remembered parent returns: offer to carry on or start afresh."""
+    buttons = (
+        Button(_t(dialogue, session, dialogue.system("resume_label")), RESUME),
+        Button(_t(dialogue, session, dialogue.system("fresh_label")), FRESH),
+    )
+    text = _t(dialogue, session, dialogue.system("welcome_back"))
+    return StepResult(session, (Reply(text, buttons, kind="system"),), ("welcome_back",))
+
+
 def _press(d: Dialogue, s: Session, data: str, ctx: Context) -> StepResult:
+    if data == RESUME:
+        target = s.node if s.node in d.nodes else d.entry["menu"]
+        return _goto(d, s, target, ctx, remember=False, events=("resumed",))
+    if data == FRESH:
+        return step(d, s, Start(), ctx)
     option = _option_from_data(d, s, data)
     if option is None:
         return _redisplay(d, s, ctx, d.system("moved_on"), events=("stale",))

@@ -21,6 +21,7 @@ from bot.model import (
     ANY,
     DEFAULT_SYSTEM_MESSAGES,
     ENTRY_POINTS,
+    OPTIONAL_ENTRY_POINTS,
     Condition,
     Dialogue,
     FreeText,
@@ -51,6 +52,7 @@ SETTINGS_KEYS = (
     "variables",
     "readability_limit",
     "label_limit",
+    "privacy_version",
 )
 
 NODE_ID = re.compile(r"^[a-z][a-z0-9_]*$")
@@ -484,11 +486,12 @@ def _collect_file(filename: str, root: object, got: _Collected, problems: list[P
         else:
             entry = p.expect_map(top["entry_points"], "'entry_points'", where)
             if entry is not None:
-                p.known_keys(entry, ENTRY_POINTS, "entry_points")
+                p.known_keys(entry, ENTRY_POINTS + OPTIONAL_ENTRY_POINTS, "entry_points")
                 got.entry, got.entry_where = {}, (filename, where)
-                for name in ENTRY_POINTS:
+                for name in ENTRY_POINTS + OPTIONAL_ENTRY_POINTS:
                     if name not in entry:
-                        p.report("BL014", f"entry_points has no '{name}'", where)
+                        if name in ENTRY_POINTS:
+                            p.report("BL014", f"entry_points has no '{name}'", where)
                     elif not isinstance(entry[name], str):
                         p.report(
                             "BL006",
@@ -528,6 +531,8 @@ def _settings(p: _FileParser, value: object, pos) -> Settings:
         kwargs["languages"] = p.id_list(
             mapping["languages"], "'languages'", mapping.where_value("languages")
         )
+    if "privacy_version" in mapping:
+        kwargs["privacy_version"] = _scalar_str(mapping["privacy_version"])
     if "default_region" in mapping:
         kwargs["default_region"] = _scalar_str(mapping["default_region"]).lower()
     if "variables" in mapping:
@@ -634,7 +639,7 @@ def _load_dialogue(
         # Cross-file checks need a structurally sound dialogue to look at.
         problems.extend(checks.check_dialogue(dialogue, today=today or dt.date.today()))
     problems.sort(key=Problem.sort_key)
-    ok = not has_errors(problems) and len(entry) == len(ENTRY_POINTS)
+    ok = not has_errors(problems) and all(name in entry for name in ENTRY_POINTS)
     return LoadResult(dialogue if ok else None, problems, dialogue)
 
 

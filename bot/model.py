@@ -18,6 +18,7 @@ Pos = tuple[int, int]
 BUILTIN_VARIABLES = frozenset({"first_name", "region", "language"})
 
 ENTRY_POINTS = ("start", "menu", "pause", "help", "crisis")
+OPTIONAL_ENTRY_POINTS = ("privacy", "consent")  # /privacy; asking again for consent
 
 # Built-in replies, used when the dialogue's `system_messages:` does not override them.
 DEFAULT_SYSTEM_MESSAGES = {
@@ -39,8 +40,21 @@ DEFAULT_SYSTEM_MESSAGES = {
     "in private chats. Please send me a direct message.",
     "nothing_stored": "I'm not keeping anything about you. You haven't asked me to remember "
     "you, so our conversation is only held in memory for a short while, then forgotten.",
-    "forgotten": "Done: I've forgotten our conversation. Send /start whenever you want to "
-    "talk again.",
+    "forgotten": "Done: I've deleted everything I kept about you. Send /start whenever you "
+    "want to talk again.",
+    "welcome_back": "Welcome back. Would you like to carry on where you left off, or start afresh?",
+    "resume_label": "Carry on where I left off",
+    "fresh_label": "Start afresh",
+    "forget_confirm": "Shall I delete everything I keep about you? This cannot be undone.",
+    "forget_yes_label": "Yes, delete it all",
+    "forget_no_label": "No, keep it",
+    "kept": "All right, nothing has been deleted.",
+    "chat_messages": "The messages in this chat are yours: you can delete them in Telegram "
+    "at any time. I can delete the ones from the last 48 hours for you (Telegram does not "
+    "let bots delete older ones).",
+    "wipe_label": "Delete recent messages",
+    "wiped": "Done.",
+    "mydata_caption": "This file holds everything I keep about you. Send /forget to delete it all.",
 }
 
 
@@ -160,6 +174,7 @@ class Settings:
     variables: MappingProxyType = field(default_factory=freeze)  # starting values
     readability_limit: int = 600
     label_limit: int = 40
+    privacy_version: str = "1"  # bump when the privacy text changes materially: asks again
 
 
 @dataclass(frozen=True)

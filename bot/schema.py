@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 
 from bot import loader
-from bot.model import DEFAULT_SYSTEM_MESSAGES, ENTRY_POINTS
+from bot.model import DEFAULT_SYSTEM_MESSAGES, ENTRY_POINTS, OPTIONAL_ENTRY_POINTS
 
 ID = {"type": "string", "pattern": "^[a-z][a-z0-9_]*$"}
 LANG_TEXT = {
@@ -104,10 +104,18 @@ def build_schema() -> dict:
             "variables": VARIABLES,
             "readability_limit": {"type": "integer", "minimum": 1},
             "label_limit": {"type": "integer", "minimum": 1},
+            "privacy_version": {
+                "type": ["string", "number"],
+                "description": "bump when the privacy text changes materially",
+            },
         },
         loader.SETTINGS_KEYS,
     )
-    entry = _obj({name: ID for name in ENTRY_POINTS}, ENTRY_POINTS, ENTRY_POINTS)
+    entry = _obj(
+        {name: ID for name in ENTRY_POINTS + OPTIONAL_ENTRY_POINTS},
+        ENTRY_POINTS + OPTIONAL_ENTRY_POINTS,
+        ENTRY_POINTS,
+    )
     system = _obj({key: TEXT for key in DEFAULT_SYSTEM_MESSAGES}, tuple(DEFAULT_SYSTEM_MESSAGES))
     top = _obj(
         {

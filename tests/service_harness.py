@@ -10,6 +10,7 @@ from bot.loader import load_dialogue_dir
 from bot.service.config import Config, WebhookConfig
 from bot.service.run import serve
 from bot.service.telegram_bot import BabylossBot
+from bot.storage import Database
 from tests.conftest import ROOT
 from tests.fakes.bot_api import Call, FakeBotApi
 
@@ -29,17 +30,24 @@ def make_config(fake: FakeBotApi, dialogues: Path = EXAMPLE, **overrides) -> Con
 
 
 class Harness:
-    def __init__(self, fake: FakeBotApi, config: Config) -> None:
+    """The service as ``run`` builds it; with ``storage=True`` it opens config.storage_path."""
+
+    def __init__(self, fake: FakeBotApi, config: Config, *, storage: bool = False) -> None:
         self.fake = fake
         self.config = config
-        result = load_dialogue_dir(config.dialogues_path, variables=config.variables)
-        assert result.ok, [p.format() for p in result.problems]
-        self.service = BabylossBot(config, result.dialogue)
+        self.storage = storage
+        self.db: Database | None = None
+        self.service: BabylossBot | None = None
         self.stop_event = asyncio.Event()
         self.ready = asyncio.Event()
         self.task: asyncio.Task | None = None
 
     async def __aenter__(self) -> Harness:
+        if self.storage:
+            self.db = await Database.open(self.config.storage_path)
+        result = load_dialogue_dir(self.config.dialogues_path, variables=self.config.variables)
+        assert result.ok, [p.format() for p in result.problems]
+        self.service = BabylossBot(self.config, result.dialogue, db=self.db)
         self.task = asyncio.create_task(
             serve(self.config, stop=self.stop_event, ready=self.ready, service=self.service)
         )
@@ -59,7 +67,11 @@ class Harness:
     async def stop(self) -> int:
         self.stop_event.set()
         assert self.task is not None
-        return await asyncio.wait_for(self.task, timeout=15)
+        code = await asyncio.wait_for(self.task, timeout=15)
+        if self.db is not None:
+            await self.db.close()
+            self.db = None
+        return code
 
     # -- Driving it ----------------------------------------------------------------
     async def step(
@@ -106,10 +118,15 @@ class Harness:
 
 
 @contextlib.asynccontextmanager
-async def running(config_overrides: dict | None = None, dialogues: Path = EXAMPLE, **fake_kw):
+async def running(
+    config_overrides: dict | None = None,
+    dialogues: Path = EXAMPLE,
+    storage: bool = False,
+    **fake_kw,
+):
     async with FakeBotApi(**fake_kw) as fake:
         config = make_config(fake, dialogues, **(config_overrides or {}))
-        async with Harness(fake, config) as harness:
+        async with Harness(fake, config, storage=storage) as harness:
             yield harness
 
 

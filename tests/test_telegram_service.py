@@ -123,8 +123,10 @@ async def test_mydata_and_forget_without_consent():
         calls = await h.text(PARENT, "/mydata", until_buttons=False)
         assert "I'm not keeping anything about you" in texts(calls)[0]
         assert len(h.service.sessions) == 1
-        calls = await h.text(PARENT, "/forget", until_buttons=False)
-        assert "forgotten our conversation" in texts(calls)[0]
+        calls = await h.text(PARENT, "/forget")
+        assert texts(calls)[0].startswith("Shall I delete everything")
+        calls = await h.press(PARENT, "Yes, delete it all")
+        assert texts(calls)[0].startswith("Done: I've deleted everything")
         assert len(h.service.sessions) == 0
 
 

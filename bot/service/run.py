@@ -18,13 +18,14 @@ from bot.service.config import Config, ConfigError, load_config
 from bot.service.health import Health
 from bot.service.logs import setup_logging
 from bot.service.telegram_bot import BabylossBot
+from bot.storage import Database, StorageError, inspect_database
 
 log = logging.getLogger("babyloss.run")
 SHUTDOWN_SECONDS = 9.0  # leave a margin inside the 10 s a service manager allows
 WEBHOOK_PATH = "telegram"
 
 
-def load_service(config: Config) -> BabylossBot:
+def load_service(config: Config, db: Database | None = None) -> BabylossBot:
     result = load_dialogue_dir(
         config.dialogues_path, default_language=config.default_language, variables=config.variables
     )
@@ -33,7 +34,7 @@ def load_service(config: Config) -> BabylossBot:
         raise ConfigError(
             f"the dialogues in {config.dialogues_path} have errors:\n" + "\n".join(errors)
         )
-    return BabylossBot(config, result.dialogue)
+    return BabylossBot(config, result.dialogue, db=db)
 
 
 async def serve(
@@ -43,8 +44,16 @@ async def serve(
     ready: asyncio.Event | None = None,
     service: BabylossBot | None = None,
 ) -> int:
-    service = service or load_service(config)
+    own_db = None
+    if service is None:
+        own_db = await Database.open(config.storage_path)
+        try:
+            service = load_service(config, own_db)
+        except ConfigError:
+            await own_db.close()
+            raise
     app = service.build_application()
+    service.schedule_housekeeping(app)
     stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()
     installed = []
@@ -83,7 +92,11 @@ async def serve(
                     await app.bot.get_me()
                     return True
 
-                health = Health(version=lambda: service.dialogue.version, telegram=telegram_ok)
+                health = Health(
+                    version=lambda: service.dialogue.version,
+                    telegram=telegram_ok,
+                    database=service.db.ping if service.db else None,
+                )
                 port = await health.start(config.health_listen, config.health_port)
                 log.info("health check on http://%s:%s/healthz", config.health_listen, port)
             log.info(
@@ -103,6 +116,9 @@ async def serve(
                 log.warning("some updates did not finish within %.0f s", SHUTDOWN_SECONDS)
             if health:
                 await health.stop()
+            await service.flush_visits()
+            if own_db is not None:
+                await own_db.close()
     for sig in installed:
         loop.remove_signal_handler(sig)
     log.info("stopped")
@@ -129,6 +145,11 @@ def check(config: Config) -> int:
             f"{len(service.dialogue.nodes)} nodes ({config.dialogues_path})"
         )
     except ConfigError as exc:
+        print(f"error: {exc}")
+        ok = False
+    try:
+        print(f"database: {inspect_database(config.storage_path)}")
+    except StorageError as exc:
         print(f"error: {exc}")
         ok = False
     print(
@@ -160,6 +181,6 @@ def main_run(config_path: str | None, check_only: bool) -> int:
         return 2
     try:
         return asyncio.run(serve(config))
-    except ConfigError as exc:
+    except (ConfigError, StorageError) as exc:
         print(f"Cannot start: {exc}", file=sys.stderr)
         return 2

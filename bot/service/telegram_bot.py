@@ -12,15 +12,17 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import html
+import json
 import logging
 import time
-from collections import Counter
+from collections import Counter, deque
 from dataclasses import dataclass, field
 
 from telegram import (
     BotCommand,
     InlineKeyboardButton,
     InlineKeyboardMarkup,
+    InputFile,
     LinkPreviewOptions,
     Update,
 )
@@ -44,8 +46,10 @@ from bot.loader import load_dialogue_dir
 from bot.model import Dialogue
 from bot.safety import is_risk
 from bot.service.config import Config
+from bot.service.parents import ParentSessions
 from bot.service.sessions import MemorySessions
 from bot.service.updates import PerParentUpdateProcessor
+from bot.storage import Database
 
 log = logging.getLogger("babyloss.bot")
 
@@ -61,6 +65,8 @@ COMMANDS = [
     ("forget", "Delete everything I keep about you"),
     ("language", "Change language, e.g. /language cy"),
 ]
+FORGET, KEEP, WIPE = "~|forget", "~|keep", "~|wipe"  # buttons the adapter handles itself
+MESSAGE_DELETE_WINDOW = 47 * 3600  # Telegram lets bots delete messages under 48 hours old
 ENGINE_COMMANDS = {"menu", "help", "pause", "support", "back", "restart", "language"}
 ADMIN_COMMANDS = {"reload", "stats", "preview"}
 RETRY_DELAYS = (0.5, 1.0, 2.0)  # transient network errors and 5xx: back off, then give up
@@ -85,12 +91,23 @@ class BabylossBot:
     """Holds the current dialogue and the parents' sessions; handles their updates."""
 
     def __init__(
-        self, config: Config, dialogue: Dialogue, *, sessions=None, sleep=asyncio.sleep
+        self,
+        config: Config,
+        dialogue: Dialogue,
+        *,
+        db: Database | None = None,
+        sleep=asyncio.sleep,
     ) -> None:
         self.config = config
         self.dialogue = dialogue
-        self.sessions = sessions or MemorySessions(config.session_idle_hours * 3600)
+        self.db = db
+        self.sessions = ParentSessions(
+            MemorySessions(config.session_idle_hours * 3600), db, dialogue.settings.privacy_version
+        )
         self.sleep = sleep
+        self.pending_visits: Counter = Counter()  # anonymous, flushed to the database
+        # Ids of recent messages per chat (ids only, in memory): for "delete recent messages".
+        self.recent_messages: dict[int, deque] = {}
         self.stats = Stats()
         self.blocked: set[int] = set()
         self.keyboards: dict[int, int] = {}  # chat id -> message id still showing buttons
@@ -170,7 +187,11 @@ class BabylossBot:
             return
         if query.message is None or query.message.chat.type != ChatType.PRIVATE:
             return
-        await self.run_step(update, context, Press(query.data or ""))
+        data = query.data or ""
+        if data in (FORGET, KEEP, WIPE):
+            await self.on_forget_button(update, data)
+            return
+        await self.run_step(update, context, Press(data))
 
     async def on_command(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         text = update.effective_message.text or ""
@@ -191,10 +212,9 @@ class BabylossBot:
             target = "privacy" if "privacy" in self.dialogue.nodes else self.dialogue.entry["help"]
             await self.run_step(update, context, target)
         elif name == "mydata":
-            await self.send_system(update, "nothing_stored")
+            await self.send_my_data(update)
         elif name == "forget":
-            await self.sessions.forget(user_id)
-            await self.send_system(update, "forgotten")
+            await self.ask_to_forget(update)
 
     async def on_unknown_command(self, update: Update, context) -> None:
         name = (update.effective_message.text or "/").split()[0].lstrip("/")
@@ -228,6 +248,104 @@ class BabylossBot:
             str(error)[:200] if isinstance(error, TelegramError) else "see debug log",
         )
         log.debug("update %s traceback", update_id, exc_info=error)
+
+    # -- The parent's data -------------------------------------------------------------
+    async def send_my_data(self, update: Update) -> None:
+        user_id, chat_id = update.effective_user.id, update.effective_chat.id
+        stored = await self.sessions.stored(user_id)
+        if stored is None:
+            await self.send_system(update, "nothing_stored")
+            return
+        payload = json.dumps(stored.export(), indent=2, ensure_ascii=False).encode()
+        with contextlib.suppress(StopSending):
+            await self._call(
+                self._bot.send_document,
+                chat_id=chat_id,
+                document=InputFile(payload, filename="mydata.json"),
+                caption=self._system_text("mydata_caption"),
+            )
+
+    async def ask_to_forget(self, update: Update) -> None:
+        buttons = (
+            engine.Button(self._system_text("forget_yes_label"), FORGET),
+            engine.Button(self._system_text("forget_no_label"), KEEP),
+        )
+        with contextlib.suppress(StopSending):
+            await self._remove_old_keyboard(update.effective_chat.id)
+            message = await self._send(
+                update.effective_chat.id, self._system_text("forget_confirm"), buttons
+            )
+            self.keyboards[update.effective_chat.id] = message.message_id
+
+    async def on_forget_button(self, update: Update, data: str) -> None:
+        user_id, chat_id = update.effective_user.id, update.effective_chat.id
+        with contextlib.suppress(StopSending):
+            await self._remove_old_keyboard(chat_id)
+            if data == KEEP:
+                await self._send(chat_id, self._system_text("kept"))
+            elif data == FORGET:
+                await self.sessions.forget(user_id)
+                log.info("a parent's data was deleted on request")
+                await self._send(chat_id, self._system_text("forgotten"))
+                message = await self._send(
+                    chat_id,
+                    self._system_text("chat_messages"),
+                    (engine.Button(self._system_text("wipe_label"), WIPE),),
+                )
+                self.keyboards[chat_id] = message.message_id
+            elif data == WIPE:
+                await self.delete_recent_messages(chat_id)
+                await self._send(chat_id, self._system_text("wiped"))
+
+    async def delete_recent_messages(self, chat_id: int) -> int:
+        now = time.monotonic()
+        ids = [
+            m for m, at in self.recent_messages.pop(chat_id, ()) if now - at < MESSAGE_DELETE_WINDOW
+        ]
+        self.keyboards.pop(chat_id, None)
+        for start in range(0, len(ids), 100):  # deleteMessages takes up to 100 at a time
+            with contextlib.suppress(BadRequest):
+                await self._call(
+                    self._bot.delete_messages, chat_id=chat_id, message_ids=ids[start : start + 100]
+                )
+        return len(ids)
+
+    def _note_message(self, chat_id: int, message) -> None:
+        if message is None or getattr(message, "message_id", None) is None:
+            return
+        recent = self.recent_messages.get(chat_id)
+        if recent is None:
+            recent = self.recent_messages[chat_id] = deque(maxlen=300)
+        recent.append((message.message_id, time.monotonic()))
+
+    # -- Housekeeping (JobQueue) ----------------------------------------------------------
+    async def flush_visits(self, context=None) -> None:
+        if self.db is None or not self.pending_visits:
+            return
+        visits, self.pending_visits = self.pending_visits, Counter()
+        await self.db.add_visits(visits.items())
+
+    async def apply_retention(self, context=None) -> int:
+        expired = self.sessions.expire()
+        deleted = 0
+        if self.db is not None:
+            deleted = await self.db.delete_inactive(self.config.retention_days)
+        log.info(
+            "retention: %d remembered parent(s) deleted after %d days without a visit; "
+            "%d idle conversation(s) forgotten",
+            deleted,
+            self.config.retention_days,
+            expired,
+        )
+        return deleted
+
+    def schedule_housekeeping(self, app: Application) -> None:
+        jobs = app.job_queue
+        jobs.run_repeating(self.flush_visits, interval=60, first=60, name="flush-visits")
+        jobs.run_repeating(self.apply_retention, interval=24 * 3600, first=30, name="retention")
+        jobs.run_repeating(
+            lambda _: self.sessions.expire(), interval=3600, first=3600, name="expire-sessions"
+        )
 
     # -- Admin ---------------------------------------------------------------------
     async def on_admin(self, update: Update, context, name: str, argument: str) -> None:
@@ -280,6 +398,7 @@ class BabylossBot:
             return False, summary
         old = self.dialogue.version
         self.dialogue = result.dialogue
+        self.sessions.privacy_version = result.dialogue.settings.privacy_version
         summary = (
             f"Dialogues reloaded: version {old} -> {result.dialogue.version}, "
             f"{len(result.dialogue.nodes)} nodes."
@@ -294,10 +413,28 @@ class BabylossBot:
             return
         self.stats.updates += 1
         self.blocked.discard(chat.id)  # they are writing to us, so they have not blocked us
+        self._note_message(chat.id, update.effective_message)
         dialogue = self.dialogue  # one version for the whole step, even if a reload lands
-        session = await self.sessions.get(user.id) or engine.new_session(dialogue)
         ctx = Context(first_name=user.first_name or "")
-        if isinstance(inp, str):  # a node to show directly (e.g. /privacy)
+        session = await self.sessions.get(user.id)
+        returning = None
+        if session is None:
+            # Not in memory: a parent who asked to be remembered may be coming back.
+            returning = await self.sessions.stored(user.id)
+            session = returning.session if returning else engine.new_session(dialogue)
+        risky = isinstance(inp, Say) and is_risk(inp.text, dialogue.risk_phrases)
+        if returning and not risky and not isinstance(inp, Press):
+            if (
+                returning.privacy_version != dialogue.settings.privacy_version
+                and "consent" in dialogue.entry
+            ):
+                # The privacy text has changed materially since they agreed: ask again.
+                inp = dialogue.entry["consent"]
+            elif isinstance(inp, Start | Say | Other):
+                inp = None  # offer to carry on or start afresh
+        if inp is None:
+            result = engine.welcome_back(dialogue, session)
+        elif isinstance(inp, str):  # a node to show directly (e.g. /privacy)
             result = engine.enter(dialogue, session, inp, ctx)
         else:
             result = engine.step(dialogue, session, inp, ctx)
@@ -311,6 +448,7 @@ class BabylossBot:
         for event in result.events:
             if event.startswith("node:"):
                 self.stats.visits[event[5:]] += 1
+                self.pending_visits[event[5:]] += 1
             elif event == "crisis":
                 self.stats.crisis += 1
                 log.info("safety net: crisis reply sent")
@@ -329,6 +467,7 @@ class BabylossBot:
                     continue
                 assert isinstance(out, Reply)
                 message = await self._send(chat_id, out.text, out.buttons)
+                self._note_message(chat_id, message)
                 if out.buttons and message is not None and remember_keyboard:
                     self.keyboards[chat_id] = message.message_id
         except StopSending:

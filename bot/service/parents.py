@@ -1,0 +1,68 @@
+"""Parents' sessions: in memory for everyone, in SQLite only for those who said yes.
+
+A session is written to disk only while its ``remember`` variable is "yes" (set by the
+consent question in the dialogue). Saying "no" later deletes what was kept. Each write is
+committed before the reply that depends on it is sent.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from bot.engine import Session
+from bot.service.sessions import MemorySessions
+from bot.storage import Database, StoredParent
+
+CONSENT_VARIABLE = "remember"
+
+
+def has_consent(session: Session) -> bool:
+    return str(session.variables.get(CONSENT_VARIABLE, "")).lower() in ("yes", "true")
+
+
+def withdrew_consent(session: Session) -> bool:
+    return str(session.variables.get(CONSENT_VARIABLE, "")).lower() in ("no", "false")
+
+
+class ParentSessions:
+    def __init__(
+        self, memory: MemorySessions, db: Database | None, privacy_version: str = "1"
+    ) -> None:
+        self.memory = memory
+        self.db = db
+        self.privacy_version = privacy_version
+        self._stored: set[int] = set()  # ids with a row on disk, learnt this run (memory only)
+
+    async def get(self, user_id: int) -> Session | None:
+        return await self.memory.get(user_id)
+
+    async def stored(self, user_id: int) -> StoredParent | None:
+        if self.db is None:
+            return None
+        parent = await self.db.load(user_id)
+        if parent is not None:
+            self._stored.add(user_id)
+        return parent
+
+    async def put(self, user_id: int, session: Session, when: dt.datetime | None = None) -> None:
+        await self.memory.put(user_id, session)
+        if self.db is None:
+            return
+        if has_consent(session):
+            await self.db.save(user_id, session, self.privacy_version, when)
+            self._stored.add(user_id)
+        elif user_id in self._stored and withdrew_consent(session):
+            await self.db.forget(user_id)  # "no" after "yes": consent withdrawn, data gone
+            self._stored.discard(user_id)
+
+    async def forget(self, user_id: int) -> bool:
+        in_memory = await self.memory.forget(user_id)
+        on_disk = await self.db.forget(user_id) if self.db else False
+        self._stored.discard(user_id)
+        return in_memory or on_disk
+
+    def __len__(self) -> int:
+        return len(self.memory)
+
+    def expire(self) -> int:
+        return self.memory.expire()

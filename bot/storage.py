@@ -1,0 +1,332 @@
+"""Opt-in memory in SQLite: only parents who said "yes, remember me" are ever written here.
+
+The database is created with mode 0600, runs in WAL mode with ``secure_delete`` on, and
+is migrated at start (``PRAGMA user_version``). A corrupt, unreadable or newer database is
+refused with a message naming the file; it is never recreated or overwritten. Anonymous
+counters (visits per node, no ids) are the only thing kept about everyone else.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import hashlib
+import hmac
+import json
+import os
+import sqlite3
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+import aiosqlite
+
+from bot.engine import Session
+
+SQLITE_HEADER = b"SQLite format 3\x00"
+
+# Each entry moves the schema from version i to i + 1. Never edit a released step: add one.
+MIGRATIONS: list[str] = [
+    # 1: parents who opted in, their session as JSON and the consent record. Rows are found
+    # by a keyed hash of the Telegram id, never the id itself: B-tree pages keep copies of
+    # keys as dividers even after a row is deleted, and those must not be the parent's id.
+    """
+    CREATE TABLE meta (name TEXT PRIMARY KEY, value BLOB NOT NULL);
+    INSERT INTO meta (name, value) VALUES ('key_secret', randomblob(32));
+    CREATE TABLE parents (
+        user_key TEXT PRIMARY KEY,
+        user_id INTEGER NOT NULL,
+        consent_at TEXT NOT NULL,
+        privacy_version TEXT NOT NULL,
+        last_active TEXT NOT NULL,
+        session TEXT NOT NULL
+    ) WITHOUT ROWID;
+    """,
+    # 2: anonymous visit counts per node; an index for the retention job.
+    """
+    CREATE TABLE node_visits (node TEXT PRIMARY KEY, visits INTEGER NOT NULL);
+    CREATE INDEX parents_last_active ON parents (last_active);
+    """,
+]
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+class StorageError(Exception):
+    """The database cannot be used; the message names the file and what to do."""
+
+
+@dataclass(frozen=True)
+class StoredParent:
+    user_id: int
+    consent_at: str
+    privacy_version: str
+    last_active: str
+    session: Session
+
+    def export(self) -> dict:
+        """Everything stored about this parent, in words they can read."""
+        return {
+            "what_this_is": "Everything babyloss-bot keeps about you, because you asked it to "
+            "remember you. Send /forget to delete it all.",
+            "telegram_user_id": self.user_id,
+            "you_agreed_on": self.consent_at,
+            "privacy_text_version_you_agreed_to": self.privacy_version,
+            "your_last_visit": self.last_active,
+            "where_you_are_in_the_conversation": self.session.node,
+            "your_choices": dict(self.session.variables),
+            "language": self.session.language,
+            "recent_steps_for_the_back_button": list(self.session.history),
+        }
+
+
+def now_utc() -> dt.datetime:
+    return dt.datetime.now(dt.UTC).replace(microsecond=0)
+
+
+def _iso(moment: dt.datetime) -> str:
+    return moment.astimezone(dt.UTC).isoformat()
+
+
+def check_file(path: Path) -> None:
+    """Refuse a file that exists but is not a SQLite database we can read."""
+    if not path.exists():
+        return
+    if path.is_dir():
+        raise StorageError(f"{path}: is a folder, not a database file (check storage.path)")
+    try:
+        with path.open("rb") as f:
+            header = f.read(len(SQLITE_HEADER))
+    except OSError as exc:
+        raise StorageError(
+            f"{path}: cannot be read ({exc.strerror}); check its owner and permissions"
+        ) from None
+    if header and header != SQLITE_HEADER:
+        raise StorageError(
+            f"{path}: is not a SQLite database (it may be corrupt, or the wrong "
+            "file). The bot will not overwrite it: move it aside or fix "
+            "storage.path"
+        )
+
+
+class Database:
+    """One aiosqlite connection; every write is its own committed transaction."""
+
+    def __init__(self, path: Path, conn: aiosqlite.Connection) -> None:
+        self.path = path
+        self.conn = conn
+        self._secret = b""
+
+    def key(self, user_id: int) -> str:
+        return hmac.new(self._secret, str(user_id).encode(), hashlib.sha256).hexdigest()
+
+    @classmethod
+    async def open(cls, path: str | Path) -> Database:
+        path = Path(path)
+        check_file(path)
+        if not path.exists() or path.stat().st_size == 0:
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                # Create it private before SQLite opens it: 0600, whatever the umask.
+                fd = os.open(path, os.O_CREAT | os.O_WRONLY, 0o600)
+                os.close(fd)
+            except OSError as exc:
+                raise StorageError(f"{path}: cannot create the database ({exc.strerror})") from None
+        old_umask = os.umask(0o077)  # the -wal and -shm files are private too
+        try:
+            conn = await aiosqlite.connect(path, isolation_level=None)
+        except sqlite3.Error as exc:
+            raise StorageError(f"{path}: cannot open the database ({exc})") from None
+        finally:
+            os.umask(old_umask)
+        db = cls(path, conn)
+        try:
+            await db._prepare()
+        except sqlite3.DatabaseError as exc:
+            await conn.close()
+            raise StorageError(
+                f"{path}: the database is damaged ({exc}). The bot will not "
+                "overwrite it: restore a backup (babyloss-bot backup) or move it "
+                "aside"
+            ) from None
+        except StorageError:
+            await conn.close()
+            raise
+        return db
+
+    async def _prepare(self) -> None:
+        c = self.conn
+        await c.execute("PRAGMA secure_delete = ON")  # deleted rows are overwritten with zeros
+        await c.execute("PRAGMA foreign_keys = ON")
+        (mode,) = await (await c.execute("PRAGMA journal_mode = WAL")).fetchone()
+        if str(mode).lower() != "wal":
+            raise StorageError(f"{self.path}: could not switch to WAL mode (got {mode})")
+        # FULL: a committed step survives a crash of the machine, not only of the bot.
+        await c.execute("PRAGMA synchronous = FULL")
+        await c.execute("PRAGMA busy_timeout = 5000")
+        rows = await (await c.execute("PRAGMA integrity_check")).fetchall()
+        if [r[0] for r in rows] != ["ok"]:
+            detail = "; ".join(str(r[0]) for r in rows[:3])
+            raise StorageError(
+                f"{self.path}: integrity check failed ({detail}). The bot will "
+                "not use or overwrite it: restore a backup"
+            )
+        (version,) = await (await c.execute("PRAGMA user_version")).fetchone()
+        if version > SCHEMA_VERSION:
+            raise StorageError(
+                f"{self.path}: was written by a newer babyloss-bot (schema "
+                f"{version}, this one knows up to {SCHEMA_VERSION}). Upgrade "
+                "the bot; the file has not been changed"
+            )
+        for target in range(version + 1, SCHEMA_VERSION + 1):
+            await c.executescript(
+                f"BEGIN; {MIGRATIONS[target - 1]} PRAGMA user_version = {target}; COMMIT;"
+            )
+        row = await (await c.execute("SELECT value FROM meta WHERE name = 'key_secret'")).fetchone()
+        self._secret = bytes(row[0])
+
+    async def close(self) -> None:
+        await self.conn.close()
+
+    async def version(self) -> int:
+        (version,) = await (await self.conn.execute("PRAGMA user_version")).fetchone()
+        return version
+
+    async def ping(self) -> bool:
+        await (await self.conn.execute("SELECT 1")).fetchone()
+        return True
+
+    # -- Parents ---------------------------------------------------------------------
+    async def load(self, user_id: int) -> StoredParent | None:
+        cursor = await self.conn.execute(
+            "SELECT user_id, consent_at, privacy_version, last_active, session "
+            "FROM parents WHERE user_key = ?",
+            (self.key(user_id),),
+        )
+        row = await cursor.fetchone()
+        if row is None:
+            return None
+        return StoredParent(row[0], row[1], row[2], row[3], Session.from_dict(json.loads(row[4])))
+
+    async def save(
+        self, user_id: int, session: Session, privacy_version: str, when: dt.datetime | None = None
+    ) -> None:
+        """Insert or update, committed before this returns (consent time set once)."""
+        moment = _iso(when or now_utc())
+        await self.conn.execute(
+            "INSERT INTO parents (user_key, user_id, consent_at, privacy_version, last_active, "
+            "session) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (user_key) DO UPDATE SET "
+            "last_active = excluded.last_active, session = excluded.session, "
+            "privacy_version = excluded.privacy_version, "
+            "consent_at = CASE WHEN parents.privacy_version = excluded.privacy_version "
+            "THEN parents.consent_at ELSE excluded.consent_at END",
+            (
+                self.key(user_id),
+                user_id,
+                moment,
+                privacy_version,
+                moment,
+                json.dumps(session.to_dict()),
+            ),
+        )
+
+    async def forget(self, user_id: int) -> bool:
+        """Delete every row about this parent and leave no copy in the WAL file."""
+        await self.conn.execute("BEGIN IMMEDIATE")
+        try:
+            cursor = await self.conn.execute(
+                "DELETE FROM parents WHERE user_key = ?", (self.key(user_id),)
+            )
+            deleted = cursor.rowcount > 0
+            await self.conn.execute("COMMIT")
+        except BaseException:
+            await self.conn.execute("ROLLBACK")
+            raise
+        await self.checkpoint()
+        return deleted
+
+    async def checkpoint(self) -> None:
+        # Copy the WAL into the database and truncate it, so deleted pages live nowhere else.
+        await self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+
+    async def delete_inactive(self, older_than_days: int, now: dt.datetime | None = None) -> int:
+        cutoff = _iso((now or now_utc()) - dt.timedelta(days=older_than_days))
+        cursor = await self.conn.execute("DELETE FROM parents WHERE last_active < ?", (cutoff,))
+        count = cursor.rowcount
+        if count:
+            await self.checkpoint()
+        return count
+
+    async def count_parents(self) -> int:
+        (n,) = await (await self.conn.execute("SELECT count(*) FROM parents")).fetchone()
+        return n
+
+    # -- Anonymous counters ----------------------------------------------------------
+    async def add_visits(self, visits: Iterable[tuple[str, int]]) -> None:
+        await self.conn.executemany(
+            "INSERT INTO node_visits (node, visits) VALUES (?, ?) ON CONFLICT (node) "
+            "DO UPDATE SET visits = visits + excluded.visits",
+            list(visits),
+        )
+
+    async def visits(self) -> dict[str, int]:
+        rows = await (
+            await self.conn.execute(
+                "SELECT node, visits FROM node_visits ORDER BY visits DESC, node"
+            )
+        ).fetchall()
+        return dict(rows)
+
+
+def inspect_database(path: str | Path) -> str:
+    """For --check: is the file usable? Reads only; never creates, migrates or repairs."""
+    path = Path(path)
+    check_file(path)
+    if not path.exists():
+        if not os.access(path.parent if path.parent.exists() else Path("."), os.W_OK):
+            raise StorageError(f"{path}: does not exist and its folder is not writable")
+        return f"{path} will be created on first start"
+    try:
+        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        with contextlib.closing(conn):
+            (check,) = conn.execute("PRAGMA integrity_check").fetchone()
+            (version,) = conn.execute("PRAGMA user_version").fetchone()
+            parents = 0
+            if version >= 1:
+                (parents,) = conn.execute("SELECT count(*) FROM parents").fetchone()
+    except sqlite3.Error as exc:
+        raise StorageError(f"{path}: cannot be read as a database ({exc})") from None
+    if check != "ok":
+        raise StorageError(f"{path}: integrity check failed ({check})")
+    if version > SCHEMA_VERSION:
+        raise StorageError(f"{path}: was written by a newer babyloss-bot (schema {version})")
+    pending = SCHEMA_VERSION - version
+    return (
+        f"{path} ok, schema {version}"
+        + (f" ({pending} migration(s) will run at start)" if pending else "")
+        + f", {parents} remembered parent(s)"
+    )
+
+
+def backup(source: str | Path, destination: str | Path) -> int:
+    """A consistent copy of a live database (SQLite's online backup API). Returns pages."""
+    source, destination = Path(source), Path(destination)
+    check_file(source)
+    if not source.exists():
+        raise StorageError(f"{source}: no such database")
+    if destination.exists():
+        raise StorageError(f"{destination}: already exists; choose a new file name")
+    fd = os.open(destination, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
+    os.close(fd)
+    try:
+        src = sqlite3.connect(f"file:{source}?mode=ro", uri=True)
+        dst = sqlite3.connect(destination)
+        with contextlib.closing(src), contextlib.closing(dst):
+            src.backup(dst)
+            (pages,) = dst.execute("PRAGMA page_count").fetchone()
+            (check,) = dst.execute("PRAGMA integrity_check").fetchone()
+        if check != "ok":
+            raise StorageError(f"{destination}: the backup failed its integrity check")
+        return pages
+    except sqlite3.Error as exc:
+        destination.unlink(missing_ok=True)
+        raise StorageError(f"backup of {source} failed: {exc}") from None
