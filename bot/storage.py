@@ -155,14 +155,8 @@ class Database:
 
     async def _prepare(self) -> None:
         c = self.conn
-        await c.execute("PRAGMA secure_delete = ON")  # deleted rows are overwritten with zeros
-        await c.execute("PRAGMA foreign_keys = ON")
-        (mode,) = await (await c.execute("PRAGMA journal_mode = WAL")).fetchone()
-        if str(mode).lower() != "wal":
-            raise StorageError(f"{self.path}: could not switch to WAL mode (got {mode})")
-        # FULL: a committed step survives a crash of the machine, not only of the bot.
-        await c.execute("PRAGMA synchronous = FULL")
-        await c.execute("PRAGMA busy_timeout = 5000")
+        # Look before touching anything: a file we refuse must stay exactly as it was
+        # (even switching to WAL would rewrite its header).
         rows = await (await c.execute("PRAGMA integrity_check")).fetchall()
         if [r[0] for r in rows] != ["ok"]:
             detail = "; ".join(str(r[0]) for r in rows[:3])
@@ -177,6 +171,14 @@ class Database:
                 f"{version}, this one knows up to {SCHEMA_VERSION}). Upgrade "
                 "the bot; the file has not been changed"
             )
+        await c.execute("PRAGMA secure_delete = ON")  # deleted rows are overwritten with zeros
+        await c.execute("PRAGMA foreign_keys = ON")
+        (mode,) = await (await c.execute("PRAGMA journal_mode = WAL")).fetchone()
+        if str(mode).lower() != "wal":
+            raise StorageError(f"{self.path}: could not switch to WAL mode (got {mode})")
+        # FULL: a committed step survives a crash of the machine, not only of the bot.
+        await c.execute("PRAGMA synchronous = FULL")
+        await c.execute("PRAGMA busy_timeout = 5000")
         for target in range(version + 1, SCHEMA_VERSION + 1):
             await c.executescript(
                 f"BEGIN; {MIGRATIONS[target - 1]} PRAGMA user_version = {target}; COMMIT;"

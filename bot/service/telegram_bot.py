@@ -299,9 +299,8 @@ class BabylossBot:
 
     async def delete_recent_messages(self, chat_id: int) -> int:
         now = time.monotonic()
-        ids = [
-            m for m, at in self.recent_messages.pop(chat_id, ()) if now - at < MESSAGE_DELETE_WINDOW
-        ]
+        recent = self.recent_messages.pop(chat_id, ())
+        ids = sorted({m for m, at in recent if now - at < MESSAGE_DELETE_WINDOW})
         self.keyboards.pop(chat_id, None)
         for start in range(0, len(ids), 100):  # deleteMessages takes up to 100 at a time
             with contextlib.suppress(BadRequest):
