@@ -127,6 +127,7 @@ async def main_async(args) -> None:
             config.write_text(
                 f"telegram:\n  base_url: {api.base_url}\n"
                 f"  max_messages_per_second: {args.max_rate}\n"
+                f"  transport: {args.transport}\n"
                 f"dialogues:\n  path: {ROOT / 'dialogues'}\n"
                 f"storage:\n  path: {Path(tmp) / 'bench.sqlite3'}\n"
                 "pacing:\n  typing_delay_ms: 0\nlogging:\n  level: WARNING\n"
@@ -140,7 +141,8 @@ async def main_async(args) -> None:
             )
     print(
         f"{args.parents} concurrent parents, {args.seconds:.0f} s each, pacing off, "
-        f"{os.cpu_count()} cores, babyloss-bot max_messages_per_second={args.max_rate:g}"
+        f"{os.cpu_count()} cores, babyloss-bot max_messages_per_second={args.max_rate:g}, "
+        f"transport {args.transport}"
     )
     print(
         f"{'':20} {'steps':>7} {'steps/s':>9} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} "
@@ -162,6 +164,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--parents", type=int, default=100)
     parser.add_argument("--seconds", type=float, default=20)
+    parser.add_argument("--transport", choices=("aiohttp", "httpx"), default="aiohttp")
     parser.add_argument(
         "--max-rate",
         type=float,

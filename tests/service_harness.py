@@ -17,6 +17,10 @@ from tests.fakes.bot_api import Call, FakeBotApi
 EXAMPLE = ROOT / "docs" / "examples" / "first-dialogue"
 
 
+# Which HTTP transport the service uses in tests; test_telegram_service runs under both.
+TRANSPORT = {"name": "aiohttp"}
+
+
 def make_config(fake: FakeBotApi, dialogues: Path = EXAMPLE, **overrides) -> Config:
     values = dict(
         token=fake.token,
@@ -24,6 +28,7 @@ def make_config(fake: FakeBotApi, dialogues: Path = EXAMPLE, **overrides) -> Con
         dialogues_path=dialogues,
         typing_delay_ms=0,
         source="test",
+        transport=TRANSPORT["name"],
     )
     values.update(overrides)
     return Config(**values)

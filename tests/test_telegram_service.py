@@ -5,11 +5,20 @@ from __future__ import annotations
 import asyncio
 import shutil
 
+import pytest
+
 from bot.service.config import WebhookConfig
 from tests.fakes.bot_api import FakeBotApi
-from tests.service_harness import EXAMPLE, Harness, make_config, running
+from tests.service_harness import EXAMPLE, TRANSPORT, Harness, make_config, running
 
 PARENT = 1001
+
+
+@pytest.fixture(autouse=True, params=["aiohttp", "httpx"])
+def transport(request, monkeypatch):
+    """Every test here runs over both HTTP transports: ours and python-telegram-bot's."""
+    monkeypatch.setitem(TRANSPORT, "name", request.param)
+    return request.param
 
 
 def texts(calls):
@@ -174,11 +183,16 @@ async def test_one_parent_in_order_and_different_parents_concurrently():
     async with running() as h:
         await h.text(PARENT, "/start")
         await h.text(2002, "/start")
-        h.fake.fail_next("sendMessage", "slow", seconds=1.0)  # the first send of the next step
         message_id, buttons = h.last_keyboard(PARENT)
+        since = len(h.fake.calls)
+        h.fake.fail_next("sendMessage", "slow", seconds=1.0)  # this parent's next send is slow
         h.fake.push_update(
             h.fake.make_callback_update(PARENT, dict(buttons)["I'm a partner"], message_id)
         )
+        slow = await h.fake.wait_for(
+            lambda c: c.method == "sendMessage" and c.fault == "slow", since=since
+        )
+        assert str(slow.chat_id) == str(PARENT)
         h.fake.push_update(h.fake.make_text_update(PARENT, "who made this?"))
         h.fake.push_update(h.fake.make_text_update(2002, "/help"))
         await h.fake.wait_for_messages(PARENT, 6, timeout=10, methods={"sendMessage"})
@@ -187,8 +201,9 @@ async def test_one_parent_in_order_and_different_parents_concurrently():
         # The press (slow) is fully answered before the typed text is handled.
         assert "Partners are often forgotten" in mine[0].params["text"]
         assert "This is an example" in mine[-1].params["text"]
+        assert mine[-1].time > mine[1].finished
         theirs = [c for c in h.fake.calls_to("sendMessage") if str(c.chat_id) == "2002"][3:]
-        assert theirs[0].finished < mine[0].finished  # not held up by the slow parent
+        assert theirs[0].finished < slow.finished  # not held up by the slow parent
 
 
 async def test_pacing_sends_typing_between_messages():

@@ -43,6 +43,7 @@ class Config:
     session_idle_hours: float = 24.0
     typing_delay_ms: int = 1200
     max_messages_per_second: float = 30.0
+    transport: str = "aiohttp"
     health_listen: str = "127.0.0.1"
     health_port: int = 0
     admins: frozenset[int] = frozenset()
@@ -78,6 +79,7 @@ SCHEMA: dict[str, tuple[str, object]] = {
         "a number above 0 (Telegram allows about 30)",
         lambda v: _num(v) and v > 0,
     ),
+    "telegram.transport": ("'aiohttp' or 'httpx'", lambda v: v in ("aiohttp", "httpx")),
     "telegram.mode": ("'polling' or 'webhook'", lambda v: v in ("polling", "webhook")),
     "telegram.webhook.listen": ("an address such as 0.0.0.0", _str),
     "telegram.webhook.port": ("a port number (0-65535)", _port),
@@ -186,6 +188,7 @@ def parse_config(data: bytes, path: str, env: dict[str, str] | None = None) -> C
         session_idle_hours=float(get("storage.session_idle_hours", 24)),
         typing_delay_ms=get("pacing.typing_delay_ms", 1200),
         max_messages_per_second=float(get("telegram.max_messages_per_second", 30)),
+        transport=get("telegram.transport", "aiohttp"),
         health_listen=get("health.listen", "127.0.0.1"),
         health_port=get("health.port", 0),
         admins=frozenset(get("admins", []) or []),

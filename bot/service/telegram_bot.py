@@ -48,6 +48,7 @@ from bot.safety import is_risk
 from bot.service.config import Config
 from bot.service.parents import ParentSessions
 from bot.service.sessions import MemorySessions
+from bot.service.transport import AiohttpRequest
 from bot.service.updates import PerParentUpdateProcessor
 from bot.storage import Database
 
@@ -129,6 +130,10 @@ class BabylossBot:
             )
             .concurrent_updates(PerParentUpdateProcessor(256))
         )
+        if self.config.transport == "aiohttp":
+            builder = builder.request(AiohttpRequest()).get_updates_request(
+                AiohttpRequest(connection_pool_size=2)
+            )
         app = builder.build()
         self.application = app
         private = filters.ChatType.PRIVATE
