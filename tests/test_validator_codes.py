@@ -104,3 +104,12 @@ def test_snippets_in_the_format_doc_come_from_the_example() -> None:
                     assert stripped in example_lines, f"doc line not in the example: {stripped}"
             checked += 1
     assert checked >= 3
+
+
+def test_every_system_message_and_setting_is_documented() -> None:
+    from bot.loader import SETTINGS_KEYS
+    from bot.model import DEFAULT_SYSTEM_MESSAGES, OPTIONAL_ENTRY_POINTS
+
+    doc = (ROOT / "docs" / "dialogue-format.md").read_text()
+    for key in [*DEFAULT_SYSTEM_MESSAGES, *SETTINGS_KEYS, *OPTIONAL_ENTRY_POINTS]:
+        assert f"`{key}`" in doc or f"{key}:" in doc, key
