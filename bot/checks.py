@@ -251,6 +251,8 @@ def _settable_values(d: Dialogue) -> dict[str, set[str]]:
         for s in sets:
             for name, val in s.items():
                 values.setdefault(name, set()).add(val)
+        if node.free_text and node.free_text.capture:
+            values.setdefault(node.free_text.capture.variable, set()).add("12-31")
     return values
 
 
@@ -260,7 +262,8 @@ def _longest_values(settable: dict[str, set[str]]) -> dict[str, str]:
 
 def reachable_nodes(d: Dialogue) -> set[str]:
     seen: set[str] = set()
-    queue = deque(n for n in d.entry.values() if n in d.nodes)
+    roots = [*d.entry.values(), *d.reminders.values()]  # reminders open their node directly
+    queue = deque(n for n in roots if n in d.nodes)
     while queue:
         node_id = queue.popleft()
         if node_id in seen:

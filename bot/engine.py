@@ -12,6 +12,7 @@ from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 
 from bot.checks import callback_data
+from bot.dates import parse_day_month
 from bot.model import Dialogue, Node, Option, Text, conditions_hold, freeze
 from bot.safety import is_risk
 from bot.templating import render
@@ -272,6 +273,12 @@ def _say(d: Dialogue, s: Session, text: str, ctx: Context) -> StepResult:
             if any(_contains_phrase(words, m) for m in route.match):
                 moved = replace(s, variables=freeze({**s.variables, **route.set}))
                 return _goto(d, moved, route.to, ctx)
+        capture = node.free_text.capture
+        if capture is not None:
+            value = parse_day_month(text) if capture.kind == "date" else None
+            if value is not None:  # keep only what was understood, never the words typed
+                moved = replace(s, variables=freeze({**s.variables, capture.variable: value}))
+                return _goto(d, moved, capture.then, ctx)
         return _goto(d, s, node.free_text.fallback, ctx)
     # Typing a button's words is as good as pressing it (handy in the terminal too).
     lang = _lang(d, s)

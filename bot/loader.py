@@ -19,9 +19,12 @@ from pathlib import Path
 from bot import checks
 from bot.model import (
     ANY,
+    CAPTURE_KINDS,
     DEFAULT_SYSTEM_MESSAGES,
     ENTRY_POINTS,
     OPTIONAL_ENTRY_POINTS,
+    REMINDER_KINDS,
+    Capture,
     Condition,
     Dialogue,
     FreeText,
@@ -38,11 +41,12 @@ from bot.problems import Problem, did_you_mean, has_errors
 from bot.safety import load_risk_phrases
 from bot.yaml_reader import YList, YMap, read_yaml
 
-FILE_KEYS = ("nodes", "signposts", "entry_points", "settings", "system_messages")
-NODE_KEYS = ("note", "messages", "options", "free_text", "set")
+FILE_KEYS = ("nodes", "signposts", "entry_points", "settings", "system_messages", "reminders")
+NODE_KEYS = ("note", "messages", "options", "free_text", "set", "milestone")
 MESSAGE_KEYS = ("text", "signposts", "if", "unless")
 OPTION_KEYS = ("label", "to", "set", "if", "unless")
-FREE_TEXT_KEYS = ("routes", "fallback")
+FREE_TEXT_KEYS = ("routes", "capture", "fallback")
+CAPTURE_KEYS = ("variable", "kind", "then")
 ROUTE_KEYS = ("match", "to", "set")
 SIGNPOST_KEYS = ("text", "region", "needs", "source", "checked")
 SETTINGS_KEYS = (
@@ -286,6 +290,16 @@ class _FileParser:
             node_set = self.variables(
                 mapping["set"], f"'set' of {what}", mapping.where_value("set")
             )
+        milestone = None
+        if "milestone" in mapping:
+            if isinstance(mapping["milestone"], str) and mapping["milestone"].strip():
+                milestone = mapping["milestone"].strip()
+            else:
+                self.report(
+                    "BL006",
+                    f"'milestone' of {what} should be a short name",
+                    mapping.where_value("milestone"),
+                )
         return Node(
             node_id,
             self.file,
@@ -295,6 +309,7 @@ class _FileParser:
             tuple(options),
             free_text,
             freeze(node_set),
+            milestone,
         )
 
     def message(self, value: object, what: str, pos) -> Message | None:
@@ -375,13 +390,43 @@ class _FileParser:
                     routes.append(
                         Route(words, to, freeze(route_set), items.where(i), route.where_value("to"))
                     )
+        capture = None
+        if "capture" in mapping:
+            capture = self.capture(mapping["capture"], what, mapping.where_value("capture"))
         if not self.require(mapping, "fallback", f"'free_text' of {what}"):
             return None
         fallback = mapping["fallback"]
         if not isinstance(fallback, str):
             self.report("BL006", "'fallback' should be a node id", mapping.where_value("fallback"))
             return None
-        return FreeText(tuple(routes), fallback, mapping.where_value("fallback"))
+        return FreeText(tuple(routes), fallback, mapping.where_value("fallback"), capture)
+
+    def capture(self, value: object, what: str, pos) -> Capture | None:
+        cwhat = f"'capture' of {what}"
+        mapping = self.expect_map(value, cwhat, pos)
+        if mapping is None:
+            return None
+        self.known_keys(mapping, CAPTURE_KEYS, "capture")
+        ok = all([self.require(mapping, k, cwhat) for k in CAPTURE_KEYS])
+        if not ok:
+            return None
+        variable, kind, then = (str(mapping[k]) for k in CAPTURE_KEYS)
+        if not VAR_NAME.match(variable):
+            self.report(
+                "BL006",
+                f"'{variable}' is not a valid variable name",
+                mapping.where_value("variable"),
+            )
+            return None
+        if kind not in CAPTURE_KINDS:
+            self.report(
+                "BL006",
+                f"capture kind '{kind}' is not one of: "
+                f"{', '.join(CAPTURE_KINDS)}.{did_you_mean(kind, CAPTURE_KINDS)}",
+                mapping.where_value("kind"),
+            )
+            return None
+        return Capture(variable, kind, then, mapping.where_value("then"))
 
     def signpost(self, sp_id: str, value: object, pos) -> Signpost | None:
         what = f"signpost '{sp_id}'"
@@ -424,6 +469,7 @@ class _Collected:
     entry_where: tuple | None = None
     settings: Settings | None = None
     system: dict = field(default_factory=dict)
+    reminders: dict = field(default_factory=dict)  # kind -> (node id, position, file)
     unreadable: bool = False  # a file could not be read as a mapping of sections
 
 
@@ -500,6 +546,22 @@ def _collect_file(filename: str, root: object, got: _Collected, problems: list[P
                         )
                     else:
                         got.entry[name] = (entry[name], entry.where_value(name), filename)
+    if "reminders" in top:
+        reminders = p.expect_map(top["reminders"], "'reminders'", top.where_value("reminders"))
+        for kind, node_id in (reminders or {}).items():
+            if kind not in REMINDER_KINDS:
+                p.report(
+                    "BL007",
+                    f"unknown reminder '{kind}'.{did_you_mean(kind, REMINDER_KINDS)}",
+                    reminders.where(kind),
+                    hint=f"Reminders are: {', '.join(REMINDER_KINDS)}.",
+                )
+            elif not isinstance(node_id, str):
+                p.report(
+                    "BL006", f"reminder '{kind}' should name a node", reminders.where_value(kind)
+                )
+            else:
+                got.reminders[kind] = (node_id, reminders.where_value(kind), filename)
     if "settings" in top:
         got.settings = _settings(p, top["settings"], top.where_value("settings"))
     if "system_messages" in top:
@@ -622,6 +684,17 @@ def _load_dialogue(
                     )
                 )
             entry[name] = node_id
+    for kind, (node_id, pos, filename) in got.reminders.items():
+        if node_id not in got.nodes:
+            problems.append(
+                Problem(
+                    "BL011",
+                    f"reminder '{kind}' goes to '{node_id}', which is "
+                    f"not a node.{did_you_mean(node_id, got.nodes)}",
+                    filename,
+                    *pos,
+                )
+            )
 
     digest = hashlib.sha256()
     for filename in sorted(files):
@@ -634,6 +707,7 @@ def _load_dialogue(
         system_messages=freeze(got.system),
         version=digest.hexdigest()[:12],
         risk_phrases=risk_phrases,
+        reminders=freeze({kind: node_id for kind, (node_id, _, _) in got.reminders.items()}),
     )
     if not has_errors(problems):
         # Cross-file checks need a structurally sound dialogue to look at.

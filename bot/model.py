@@ -18,7 +18,10 @@ Pos = tuple[int, int]
 BUILTIN_VARIABLES = frozenset({"first_name", "region", "language"})
 
 ENTRY_POINTS = ("start", "menu", "pause", "help", "crisis")
-OPTIONAL_ENTRY_POINTS = ("privacy", "consent")  # /privacy; asking again for consent
+OPTIONAL_ENTRY_POINTS = ("privacy", "consent")
+# Reminders a parent can ask for; the dialogue's `reminders:` names the node each one shows.
+REMINDER_KINDS = ("wave_of_light", "awareness_week", "check_in", "anniversary")
+CAPTURE_KINDS = ("date",)  # /privacy; asking again for consent
 
 # Built-in replies, used when the dialogue's `system_messages:` does not override them.
 DEFAULT_SYSTEM_MESSAGES = {
@@ -55,6 +58,8 @@ DEFAULT_SYSTEM_MESSAGES = {
     "wipe_label": "Delete recent messages",
     "wiped": "Done.",
     "mydata_caption": "This file holds everything I keep about you. Send /forget to delete it all.",
+    "stop_reminders_label": "Stop these reminders",
+    "reminders_stopped": "Done: I won't send you these reminders any more.",
 }
 
 
@@ -129,10 +134,21 @@ class Route:
 
 
 @dataclass(frozen=True)
+class Capture:
+    """Keep one thing from typed words: only what was understood (e.g. a date as MM-DD)."""
+
+    variable: str
+    kind: str  # "date"
+    then: str  # where to go once understood; otherwise the free_text fallback
+    then_pos: Pos = (0, 0)
+
+
+@dataclass(frozen=True)
 class FreeText:
     routes: tuple[Route, ...]
     fallback: str
     fallback_pos: Pos = (0, 0)
+    capture: Capture | None = None
 
 
 @dataclass(frozen=True)
@@ -145,12 +161,15 @@ class Node:
     options: tuple[Option, ...] = ()
     free_text: FreeText | None = None
     set: MappingProxyType = field(default_factory=freeze)
+    milestone: str | None = None  # an anonymous count of parents reaching this point
 
     def targets(self) -> list[tuple[str, Pos]]:
         out = [(o.to, o.to_pos) for o in self.options]
         if self.free_text:
             out += [(r.to, r.to_pos) for r in self.free_text.routes]
             out.append((self.free_text.fallback, self.free_text.fallback_pos))
+            if self.free_text.capture:
+                out.append((self.free_text.capture.then, self.free_text.capture.then_pos))
         return out
 
 
@@ -186,6 +205,7 @@ class Dialogue:
     system_messages: MappingProxyType  # key -> Text
     version: str  # short hash of the files' bytes, for logs and /healthz
     risk_phrases: tuple = ()  # compiled safety patterns, see bot.safety
+    reminders: MappingProxyType = field(default_factory=freeze)  # kind -> node id
 
     def system(self, key: str) -> Text:
         return self.system_messages.get(key) or Text.plain(DEFAULT_SYSTEM_MESSAGES[key])

@@ -10,7 +10,13 @@ from __future__ import annotations
 import json
 
 from bot import loader
-from bot.model import DEFAULT_SYSTEM_MESSAGES, ENTRY_POINTS, OPTIONAL_ENTRY_POINTS
+from bot.model import (
+    CAPTURE_KINDS,
+    DEFAULT_SYSTEM_MESSAGES,
+    ENTRY_POINTS,
+    OPTIONAL_ENTRY_POINTS,
+    REMINDER_KINDS,
+)
 
 ID = {"type": "string", "pattern": "^[a-z][a-z0-9_]*$"}
 LANG_TEXT = {
@@ -69,8 +75,17 @@ def build_schema() -> dict:
         loader.ROUTE_KEYS,
         ("match", "to"),
     )
+    capture = _obj(
+        {
+            "variable": {"type": "string", "pattern": "^[a-z][a-z0-9_]*$"},
+            "kind": {"enum": list(CAPTURE_KINDS)},
+            "then": ID,
+        },
+        loader.CAPTURE_KEYS,
+        loader.CAPTURE_KEYS,
+    )
     free_text = _obj(
-        {"routes": {"type": "array", "items": route}, "fallback": ID},
+        {"routes": {"type": "array", "items": route}, "capture": capture, "fallback": ID},
         loader.FREE_TEXT_KEYS,
         ("fallback",),
     )
@@ -81,6 +96,7 @@ def build_schema() -> dict:
             "options": {"type": "array", "items": option},
             "free_text": free_text,
             "set": VARIABLES,
+            "milestone": {"type": "string", "description": "counted anonymously in /stats"},
         },
         loader.NODE_KEYS,
         ("messages",),
@@ -124,6 +140,7 @@ def build_schema() -> dict:
             "entry_points": entry,
             "settings": settings,
             "system_messages": system,
+            "reminders": _obj({kind: ID for kind in REMINDER_KINDS}, REMINDER_KINDS),
         },
         loader.FILE_KEYS,
     )

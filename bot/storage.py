@@ -8,8 +8,10 @@ counters (visits per node, no ids) are the only thing kept about everyone else.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import datetime as dt
+import functools
 import hashlib
 import hmac
 import json
@@ -46,6 +48,21 @@ MIGRATIONS: list[str] = [
     """
     CREATE TABLE node_visits (node TEXT PRIMARY KEY, visits INTEGER NOT NULL);
     CREATE INDEX parents_last_active ON parents (last_active);
+    """,
+    # 3: reminders parents asked for (deleted with the parent), and who blocked the bot.
+    # status: pending -> claimed (just before sending) -> sent | failed | blocked |
+    # skipped (parent blocked the bot) | dropped (missed while the bot was down).
+    """
+    ALTER TABLE parents ADD COLUMN blocked_at TEXT;
+    CREATE TABLE reminders (
+        user_key TEXT NOT NULL REFERENCES parents (user_key) ON DELETE CASCADE,
+        kind TEXT NOT NULL,
+        due_utc TEXT NOT NULL,
+        zone TEXT NOT NULL,
+        status TEXT NOT NULL DEFAULT 'pending',
+        PRIMARY KEY (user_key, kind, due_utc)
+    ) WITHOUT ROWID;
+    CREATE INDEX reminders_due ON reminders (status, due_utc);
     """,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
@@ -108,6 +125,18 @@ def check_file(path: Path) -> None:
         )
 
 
+def _serialised(method):
+    """One operation at a time on the shared connection. Without this, a statement from one
+    parent's step could run inside another's open transaction and share its fate."""
+
+    @functools.wraps(method)
+    async def wrapper(self, *args, **kwargs):
+        async with self._lock:
+            return await method(self, *args, **kwargs)
+
+    return wrapper
+
+
 class Database:
     """One aiosqlite connection; every write is its own committed transaction."""
 
@@ -115,6 +144,7 @@ class Database:
         self.path = path
         self.conn = conn
         self._secret = b""
+        self._lock = asyncio.Lock()
 
     def key(self, user_id: int) -> str:
         return hmac.new(self._secret, str(user_id).encode(), hashlib.sha256).hexdigest()
@@ -189,15 +219,18 @@ class Database:
     async def close(self) -> None:
         await self.conn.close()
 
+    @_serialised
     async def version(self) -> int:
         (version,) = await (await self.conn.execute("PRAGMA user_version")).fetchone()
         return version
 
+    @_serialised
     async def ping(self) -> bool:
         await (await self.conn.execute("SELECT 1")).fetchone()
         return True
 
     # -- Parents ---------------------------------------------------------------------
+    @_serialised
     async def load(self, user_id: int) -> StoredParent | None:
         cursor = await self.conn.execute(
             "SELECT user_id, consent_at, privacy_version, last_active, session "
@@ -209,6 +242,7 @@ class Database:
             return None
         return StoredParent(row[0], row[1], row[2], row[3], Session.from_dict(json.loads(row[4])))
 
+    @_serialised
     async def save(
         self, user_id: int, session: Session, privacy_version: str, when: dt.datetime | None = None
     ) -> None:
@@ -217,7 +251,7 @@ class Database:
         await self.conn.execute(
             "INSERT INTO parents (user_key, user_id, consent_at, privacy_version, last_active, "
             "session) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (user_key) DO UPDATE SET "
-            "last_active = excluded.last_active, session = excluded.session, "
+            "last_active = excluded.last_active, session = excluded.session, blocked_at = NULL, "
             "privacy_version = excluded.privacy_version, "
             "consent_at = CASE WHEN parents.privacy_version = excluded.privacy_version "
             "THEN parents.consent_at ELSE excluded.consent_at END",
@@ -231,6 +265,7 @@ class Database:
             ),
         )
 
+    @_serialised
     async def forget(self, user_id: int) -> bool:
         """Delete every row about this parent and leave no copy in the WAL file."""
         await self.conn.execute("BEGIN IMMEDIATE")
@@ -243,26 +278,152 @@ class Database:
         except BaseException:
             await self.conn.execute("ROLLBACK")
             raise
-        await self.checkpoint()
+        await self._checkpoint()
         return deleted
 
+    @_serialised
     async def checkpoint(self) -> None:
+        await self._checkpoint()
+
+    async def _checkpoint(self) -> None:
         # Copy the WAL into the database and truncate it, so deleted pages live nowhere else.
         await self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
+    @_serialised
     async def delete_inactive(self, older_than_days: int, now: dt.datetime | None = None) -> int:
         cutoff = _iso((now or now_utc()) - dt.timedelta(days=older_than_days))
         cursor = await self.conn.execute("DELETE FROM parents WHERE last_active < ?", (cutoff,))
         count = cursor.rowcount
         if count:
-            await self.checkpoint()
+            await self._checkpoint()
         return count
 
+    # -- Reminders ---------------------------------------------------------------------
+    @_serialised
+    async def pending_reminders(self, user_id: int) -> dict[str, tuple[str, str]]:
+        """kind -> (due_utc, zone) of this parent's reminders still to send."""
+        rows = await (
+            await self.conn.execute(
+                "SELECT kind, due_utc, zone FROM reminders WHERE user_key = ? AND status = "
+                "'pending'",
+                (self.key(user_id),),
+            )
+        ).fetchall()
+        return {kind: (due, zone) for kind, due, zone in rows}
+
+    @_serialised
+    async def set_reminders(
+        self, user_id: int, wanted: dict[str, tuple[dt.datetime, str]], keep: Iterable[str] = ()
+    ) -> None:
+        """Make this parent's pending reminders exactly ``wanted`` (kind -> (due, zone)),
+        leaving the kinds in ``keep`` as they are. One transaction."""
+        key = self.key(user_id)
+        keep = set(keep)
+        await self.conn.execute("BEGIN IMMEDIATE")
+        try:
+            rows = await (
+                await self.conn.execute(
+                    "SELECT kind, due_utc, zone FROM reminders WHERE user_key = ? AND "
+                    "status = 'pending'",
+                    (key,),
+                )
+            ).fetchall()
+            current = {kind: (due, zone) for kind, due, zone in rows}
+            for kind, (due, zone) in current.items():
+                target = wanted.get(kind)
+                if kind in keep or (target and (_iso(target[0]), target[1]) == (due, zone)):
+                    continue
+                await self.conn.execute(
+                    "DELETE FROM reminders WHERE user_key = ? AND kind = ? AND due_utc = ?",
+                    (key, kind, due),
+                )
+            for kind, (due, zone) in wanted.items():
+                if kind in keep and kind in current:
+                    continue
+                await self.conn.execute(
+                    "INSERT OR IGNORE INTO reminders (user_key, kind, due_utc, zone) "
+                    "VALUES (?, ?, ?, ?)",
+                    (key, kind, _iso(due), zone),
+                )
+            await self.conn.execute("COMMIT")
+        except BaseException:
+            await self.conn.execute("ROLLBACK")
+            raise
+
+    @_serialised
+    async def claim_due(self, now: dt.datetime, limit: int = 500) -> list[dict]:
+        """Mark up to ``limit`` due reminders as claimed, committed, and return them. A claimed
+        reminder is never sent again, even if the bot dies before it is confirmed: at most
+        once is the promise."""
+        await self.conn.execute("BEGIN IMMEDIATE")
+        try:
+            rows = await (
+                await self.conn.execute(
+                    "SELECT r.user_key, p.user_id, r.kind, r.due_utc, r.zone, p.blocked_at, "
+                    "p.session FROM reminders r JOIN parents p USING (user_key) "
+                    "WHERE r.status = 'pending' AND r.due_utc <= ? ORDER BY r.due_utc LIMIT ?",
+                    (_iso(now), limit),
+                )
+            ).fetchall()
+            await self.conn.executemany(
+                "UPDATE reminders SET status = 'claimed' WHERE user_key = ? AND kind = ? "
+                "AND due_utc = ?",
+                [(r[0], r[2], r[3]) for r in rows],
+            )
+            await self.conn.execute("COMMIT")
+        except BaseException:
+            await self.conn.execute("ROLLBACK")
+            raise
+        return [
+            {
+                "user_key": r[0],
+                "user_id": r[1],
+                "kind": r[2],
+                "due": dt.datetime.fromisoformat(r[3]),
+                "zone": r[4],
+                "blocked": bool(r[5]),
+                "session": Session.from_dict(json.loads(r[6])),
+            }
+            for r in rows
+        ]
+
+    @_serialised
+    async def finish_reminder(
+        self, claimed: dict, status: str, following: dt.datetime | None = None
+    ) -> None:
+        """Record how a claimed reminder ended, and schedule the next one of a yearly kind."""
+        await self.conn.execute(
+            "UPDATE reminders SET status = ? WHERE user_key = ? AND kind = ? AND due_utc = ?",
+            (status, claimed["user_key"], claimed["kind"], _iso(claimed["due"])),
+        )
+        if following is not None:
+            await self.conn.execute(
+                "INSERT OR IGNORE INTO reminders (user_key, kind, due_utc, zone) "
+                "VALUES (?, ?, ?, ?)",
+                (claimed["user_key"], claimed["kind"], _iso(following), claimed["zone"]),
+            )
+
+    @_serialised
+    async def mark_blocked(self, user_id: int, blocked: bool = True) -> None:
+        await self.conn.execute(
+            "UPDATE parents SET blocked_at = ? WHERE user_key = ?",
+            (_iso(now_utc()) if blocked else None, self.key(user_id)),
+        )
+
+    @_serialised
+    async def reminder_counts(self) -> dict[str, int]:
+        rows = await (
+            await self.conn.execute("SELECT status, count(*) FROM reminders GROUP BY status")
+        ).fetchall()
+        return dict(rows)
+
+    @_serialised
     async def count_parents(self) -> int:
         (n,) = await (await self.conn.execute("SELECT count(*) FROM parents")).fetchone()
         return n
 
     # -- Anonymous counters ----------------------------------------------------------
+    @_serialised
     async def add_visits(self, visits: Iterable[tuple[str, int]]) -> None:
         await self.conn.executemany(
             "INSERT INTO node_visits (node, visits) VALUES (?, ?) ON CONFLICT (node) "
@@ -270,6 +431,7 @@ class Database:
             list(visits),
         )
 
+    @_serialised
     async def visits(self) -> dict[str, int]:
         rows = await (
             await self.conn.execute(

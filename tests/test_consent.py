@@ -225,6 +225,7 @@ async def test_kill_9_during_a_burst_loses_no_step_a_parent_has_seen(tmp_path, d
         env = {**os.environ, "TELEGRAM_BOT_TOKEN": fake.token, "PYTHONPATH": str(ROOT)}
 
         async def start():
+            log_file = (tmp_path / "bot.log").open("ab")  # a pipe nobody reads could fill up
             proc = await asyncio.create_subprocess_exec(
                 sys.executable,
                 "-m",
@@ -233,8 +234,9 @@ async def test_kill_9_during_a_burst_loses_no_step_a_parent_has_seen(tmp_path, d
                 "--config",
                 str(config_file),
                 env=env,
-                stderr=asyncio.subprocess.PIPE,
+                stderr=log_file,
             )
+            log_file.close()
             since = len(fake.calls)
             await fake.wait_for(lambda c: c.method == "getUpdates", timeout=20, since=since)
             return proc

@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 
 from bot.engine import Session
+from bot.reminders import PREFERENCE_VARIABLES
 from bot.service.sessions import MemorySessions
 from bot.storage import Database, StoredParent
 
@@ -32,6 +33,8 @@ class ParentSessions:
         self.db = db
         self.privacy_version = privacy_version
         self._stored: set[int] = set()  # ids with a row on disk, learnt this run (memory only)
+        self._last_variables: dict[int, dict] = {}  # to notice changed reminder choices
+        self.reminders = None  # set by the service when reminders are on (Reminders)
 
     async def get(self, user_id: int) -> Session | None:
         return await self.memory.get(user_id)
@@ -42,6 +45,7 @@ class ParentSessions:
         parent = await self.db.load(user_id)
         if parent is not None:
             self._stored.add(user_id)
+            self._last_variables[user_id] = dict(parent.session.variables)
         return parent
 
     async def put(self, user_id: int, session: Session, when: dt.datetime | None = None) -> None:
@@ -51,14 +55,23 @@ class ParentSessions:
         if has_consent(session):
             await self.db.save(user_id, session, self.privacy_version, when)
             self._stored.add(user_id)
+            before = self._last_variables.get(user_id, {})
+            after = dict(session.variables)
+            self._last_variables[user_id] = after
+            if self.reminders is not None and any(
+                before.get(k) != after.get(k) for k in PREFERENCE_VARIABLES
+            ):
+                await self.reminders.sync(user_id, before, after)
         elif user_id in self._stored and withdrew_consent(session):
             await self.db.forget(user_id)  # "no" after "yes": consent withdrawn, data gone
             self._stored.discard(user_id)
+            self._last_variables.pop(user_id, None)
 
     async def forget(self, user_id: int) -> bool:
         in_memory = await self.memory.forget(user_id)
         on_disk = await self.db.forget(user_id) if self.db else False
         self._stored.discard(user_id)
+        self._last_variables.pop(user_id, None)
         return in_memory or on_disk
 
     def __len__(self) -> int:

@@ -16,7 +16,7 @@ import json
 import logging
 import time
 from collections import Counter, deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from telegram import (
     BotCommand,
@@ -43,14 +43,16 @@ from telegram.ext import (
 from bot import engine
 from bot.engine import Command, Context, Other, Pause, Press, Reply, Say, Start, StepResult
 from bot.loader import load_dialogue_dir
-from bot.model import Dialogue
+from bot.model import REMINDER_KINDS, Dialogue, freeze
+from bot.reminders import stop_variables
 from bot.safety import is_risk
 from bot.service.config import Config
 from bot.service.parents import ParentSessions
+from bot.service.reminder_jobs import Reminders
 from bot.service.sessions import MemorySessions
 from bot.service.transport import AiohttpRequest
 from bot.service.updates import PerParentUpdateProcessor
-from bot.storage import Database
+from bot.storage import Database, now_utc
 
 log = logging.getLogger("babyloss.bot")
 
@@ -67,6 +69,7 @@ COMMANDS = [
     ("language", "Change language, e.g. /language cy"),
 ]
 FORGET, KEEP, WIPE = "~|forget", "~|keep", "~|wipe"  # buttons the adapter handles itself
+STOP_PREFIX = "~|stop|"  # + reminder kind: the one-tap "stop these" under each reminder
 MESSAGE_DELETE_WINDOW = 47 * 3600  # Telegram lets bots delete messages under 48 hours old
 ENGINE_COMMANDS = {"menu", "help", "pause", "support", "back", "restart", "language"}
 ADMIN_COMMANDS = {"reload", "stats", "preview"}
@@ -98,6 +101,7 @@ class BabylossBot:
         *,
         db: Database | None = None,
         sleep=asyncio.sleep,
+        clock=now_utc,
     ) -> None:
         self.config = config
         self.dialogue = dialogue
@@ -114,6 +118,8 @@ class BabylossBot:
         self.keyboards: dict[int, int] = {}  # chat id -> message id still showing buttons
         self.started = time.monotonic()
         self.application: Application | None = None  # set by build_application()
+        self.reminders = Reminders(db, self.send_reminder, clock=clock) if db else None
+        self.sessions.reminders = self.reminders
 
     # -- Building the application ---------------------------------------------------
     def build_application(self, builder: ApplicationBuilder | None = None) -> Application:
@@ -195,6 +201,9 @@ class BabylossBot:
         data = query.data or ""
         if data in (FORGET, KEEP, WIPE):
             await self.on_forget_button(update, data)
+            return
+        if data.startswith(STOP_PREFIX) and data[len(STOP_PREFIX) :] in REMINDER_KINDS:
+            await self.stop_reminders(update, data[len(STOP_PREFIX) :])
             return
         await self.run_step(update, context, Press(data))
 
@@ -322,6 +331,38 @@ class BabylossBot:
             recent = self.recent_messages[chat_id] = deque(maxlen=300)
         recent.append((message.message_id, time.monotonic()))
 
+    # -- Reminders -------------------------------------------------------------------------
+    async def send_reminder(self, user_id: int, session: engine.Session, kind: str) -> str:
+        """Send one reminder (its node, plus "stop these"). Returns sent, blocked or failed."""
+        dialogue = self.dialogue
+        node_id = dialogue.reminders.get(kind)
+        if node_id not in dialogue.nodes:
+            log.warning("reminder %s has no node in this dialogue version", kind)
+            return "failed"
+        result = engine.enter(dialogue, session, node_id, Context())
+        replies = result.replies
+        stop = engine.Button(self._system_text("stop_reminders_label"), STOP_PREFIX + kind)
+        try:
+            for i, reply in enumerate(replies):
+                buttons = (*reply.buttons, stop) if i == len(replies) - 1 else reply.buttons
+                await self._send(user_id, reply.text, buttons)
+        except StopSending:
+            return "blocked"
+        except TelegramError as exc:
+            log.warning("a reminder failed: %s", type(exc).__name__)
+            return "failed"
+        return "sent"
+
+    async def stop_reminders(self, update: Update, kind: str) -> None:
+        user_id = update.effective_user.id
+        session = await self.sessions.get(user_id)
+        if session is None:
+            stored = await self.sessions.stored(user_id)
+            session = stored.session if stored else engine.new_session(self.dialogue)
+        stopped = replace(session, variables=freeze({**session.variables, **stop_variables(kind)}))
+        await self.sessions.put(user_id, stopped)
+        await self._send_quietly(update.effective_chat.id, self._system_text("reminders_stopped"))
+
     # -- Housekeeping (JobQueue) ----------------------------------------------------------
     async def flush_visits(self, context=None) -> None:
         if self.db is None or not self.pending_visits:
@@ -346,6 +387,9 @@ class BabylossBot:
     def schedule_housekeeping(self, app: Application) -> None:
         jobs = app.job_queue
         jobs.run_repeating(self.flush_visits, interval=60, first=60, name="flush-visits")
+        if self.reminders is not None:
+            # first=1: reminders due while the bot was down are looked at straight away.
+            jobs.run_repeating(self.reminders.dispatch, interval=30, first=1, name="reminders")
         jobs.run_repeating(self.apply_retention, interval=24 * 3600, first=30, name="retention")
         jobs.run_repeating(
             lambda _: self.sessions.expire(), interval=3600, first=3600, name="expire-sessions"
