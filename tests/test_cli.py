@@ -31,7 +31,7 @@ def run(*args: str, stdin: str = "", cwd: Path = ROOT) -> subprocess.CompletedPr
 def test_validate_clean_folder_exits_0() -> None:
     result = run("validate", str(EXAMPLE), "--strict")
     assert result.returncode == 0, result.stdout
-    assert "0 error(s), 0 warning(s), 5 node(s)" in result.stdout
+    assert "0 error(s), 0 warning(s), 9 node(s)" in result.stdout
 
 
 def test_validate_reports_file_line_code_and_hint(tmp_path: Path) -> None:
@@ -157,7 +157,7 @@ def test_graph_marks_unreachable_and_dead_end_nodes(tmp_path: Path) -> None:
 
 def test_conversation_tests_pass_and_failures_are_explained(tmp_path: Path) -> None:
     ok = run("test", "--dialogues", str(EXAMPLE))
-    assert ok.returncode == 0 and ok.stdout.strip().endswith("5 passed, 0 failed")
+    assert ok.returncode == 0 and ok.stdout.strip().endswith("7 passed, 0 failed")
     bad = tmp_path / "bad.yaml"
     bad.write_text(
         'tests:\n  - name: wrong turn\n    steps:\n      - press: "I\'m a partner"\n'

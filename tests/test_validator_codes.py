@@ -78,7 +78,7 @@ def test_documented_example_validates_clean_and_its_tests_pass() -> None:
     assert result.problems == []
     passed, failures, problems = run_files(result.dialogue, find_test_files(folder))
     assert (failures, problems) == ([], [])
-    assert passed == 5
+    assert passed == 7
 
 
 def test_snippets_in_the_format_doc_come_from_the_example() -> None:
