@@ -37,8 +37,11 @@ def make_config(fake: FakeBotApi, dialogues: Path = EXAMPLE, **overrides) -> Con
 class Harness:
     """The service as ``run`` builds it; with ``storage=True`` it opens config.storage_path."""
 
-    def __init__(self, fake: FakeBotApi, config: Config, *, storage: bool = False) -> None:
+    def __init__(
+        self, fake: FakeBotApi, config: Config, *, storage: bool = False, clock=None
+    ) -> None:
         self.fake = fake
+        self.clock = clock
         self.config = config
         self.storage = storage
         self.db: Database | None = None
@@ -52,7 +55,8 @@ class Harness:
             self.db = await Database.open(self.config.storage_path)
         result = load_dialogue_dir(self.config.dialogues_path, variables=self.config.variables)
         assert result.ok, [p.format() for p in result.problems]
-        self.service = BabylossBot(self.config, result.dialogue, db=self.db)
+        extra = {"clock": self.clock} if self.clock else {}
+        self.service = BabylossBot(self.config, result.dialogue, db=self.db, **extra)
         self.task = asyncio.create_task(
             serve(self.config, stop=self.stop_event, ready=self.ready, service=self.service)
         )

@@ -27,7 +27,6 @@ from bot.reminders import (
 from bot.storage import Database, now_utc
 
 log = logging.getLogger("babyloss.reminders")
-BATCH = 500
 CONCURRENT_SENDS = 20
 
 
@@ -62,21 +61,18 @@ class Reminders:
     async def dispatch(self, context=None) -> Counter:
         """Send everything due now. Returns counts by outcome (also added to totals)."""
         outcome: Counter = Counter()
-        limit = asyncio.Semaphore(CONCURRENT_SENDS)
 
-        async def one(claimed: dict, now: dt.datetime) -> None:
-            async with limit:
-                status = await self._deliver(claimed, now)
-            outcome[status] += 1
+        async def worker() -> None:
+            # Each worker claims one reminder at a time, so a crash leaves at most one
+            # claimed-but-unconfirmed reminder per worker: those were being sent right then.
+            while True:
+                now = self.clock()
+                batch = await self.db.claim_due(now, 1)
+                if not batch:
+                    return
+                outcome[await self._deliver(batch[0], now)] += 1
 
-        while True:
-            now = self.clock()
-            batch = await self.db.claim_due(now, BATCH)
-            if not batch:
-                break
-            await asyncio.gather(*(one(c, now) for c in batch))
-            if len(batch) < BATCH:
-                break
+        await asyncio.gather(*(worker() for _ in range(CONCURRENT_SENDS)))
         if outcome:
             log.info("reminders: %s", ", ".join(f"{n} {k}" for k, n in sorted(outcome.items())))
         self.totals.update(outcome)
