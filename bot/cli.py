@@ -171,6 +171,22 @@ def cmd_backup(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_stats(args: argparse.Namespace) -> int:
+    from bot.service.config import ConfigError, load_config
+    from bot.stats import database_stats, format_stats
+    from bot.storage import StorageError
+
+    try:
+        config = load_config(args.config)
+        stats = database_stats(config.storage_path)
+    except (ConfigError, StorageError) as exc:
+        print(f"Cannot read the figures: {exc}", file=sys.stderr)
+        return 1
+    result = load_dialogue_dir(config.dialogues_path)
+    print(format_stats(stats, result.dialogue))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="babyloss-bot",
@@ -214,6 +230,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="validate the config, dialogues and database, then exit",
     )
     p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("stats", help="anonymous figures from the database (no ids, no words)")
+    p.add_argument("--config", metavar="FILE", help="configuration file naming storage.path")
+    p.set_defaults(func=cmd_stats)
 
     p = sub.add_parser("backup", help="copy the database safely, even while the bot runs")
     p.add_argument("destination", metavar="DEST", help="new file to write the copy to")

@@ -231,3 +231,54 @@ async def test_sighup_reloads_and_rejects_a_broken_version(tmp_path) -> None:
     logs = err.decode()
     assert proc.returncode == 0
     assert "reload rejected" in logs and "BL011" in logs and "still serving" in logs
+
+
+async def test_metrics_count_steps_without_personal_data(unused_tcp_port) -> None:
+    async with running({"health_port": unused_tcp_port, "health_metrics": True}) as h:
+        await h.text(31337, "/start")
+        await h.text(31337, "i cant go on")
+        async with aiohttp.ClientSession() as http:
+            async with http.get(f"http://127.0.0.1:{unused_tcp_port}/metrics") as response:
+                assert response.status == 200
+                body = await response.text()
+    assert "babyloss_steps_total 2.0" in body
+    assert "babyloss_crisis_replies_total 1.0" in body
+    assert "babyloss_step_seconds_count 2.0" in body
+    assert "31337" not in body and "cant go on" not in body
+
+
+async def test_metrics_are_off_unless_asked_for(unused_tcp_port) -> None:
+    async with running({"health_port": unused_tcp_port}), aiohttp.ClientSession() as http:
+        async with http.get(f"http://127.0.0.1:{unused_tcp_port}/metrics") as response:
+            assert response.status == 404
+
+
+def test_stats_command_prints_anonymous_figures(tmp_path) -> None:
+    import subprocess
+
+    from bot.engine import Session
+    from bot.storage import Database
+
+    async def fill() -> None:
+        db = await Database.open(tmp_path / "bot.sqlite3")
+        await db.save(9_876_543_210, Session(node="menu"), "1")
+        await db.add_visits([("anniversary_saved", 3), ("menu", 7)])
+        await db.close()
+
+    asyncio.run(fill())
+    config = tmp_path / "config.yaml"
+    config.write_text(
+        f"storage:\n  path: {tmp_path / 'bot.sqlite3'}\ndialogues:\n  path: {EXAMPLE}\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-m", "bot", "stats", "--config", str(config)],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=60,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
+    assert result.returncode == 0, result.stderr
+    assert "Parents who asked to be remembered: 1" in result.stdout
+    assert "Paths completed: anniversary chosen 3" in result.stdout
+    assert "menu 7" in result.stdout and "9876543210" not in result.stdout

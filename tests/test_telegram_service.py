@@ -249,7 +249,8 @@ async def test_admin_reload_stats_and_preview():
         calls = await h.text(PARENT, "/reload", until_buttons=False)
         assert texts(calls)[0].startswith("Dialogues reloaded")
         calls = await h.text(PARENT, "/stats", until_buttons=False)
-        assert "Active sessions: 1" in texts(calls)[0] and str(PARENT) not in texts(calls)[0]
+        assert "Conversations active now: 1" in texts(calls)[0]
+        assert str(PARENT) not in texts(calls)[0]
         calls = await h.text(PARENT, "/preview crisis")
         assert any("If your life is at risk" in t for t in texts(calls))
 

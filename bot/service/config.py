@@ -46,6 +46,7 @@ class Config:
     transport: str = "aiohttp"
     health_listen: str = "127.0.0.1"
     health_port: int = 0
+    health_metrics: bool = False
     admins: frozenset[int] = frozenset()
     log_level: str = "INFO"
     log_format: str = "text"
@@ -99,6 +100,7 @@ SCHEMA: dict[str, tuple[str, object]] = {
     "pacing.typing_delay_ms": ("milliseconds, 0 or more", lambda v: _int(v) and 0 <= v <= 10000),
     "health.listen": ("an address such as 127.0.0.1", _str),
     "health.port": ("a port number (0 = off)", _port),
+    "health.metrics": ("true or false", lambda v: isinstance(v, bool)),
     "admins": (
         "a list of Telegram user ids (numbers)",
         lambda v: isinstance(v, list) and all(_int(i) for i in v),
@@ -191,6 +193,7 @@ def parse_config(data: bytes, path: str, env: dict[str, str] | None = None) -> C
         transport=get("telegram.transport", "aiohttp"),
         health_listen=get("health.listen", "127.0.0.1"),
         health_port=get("health.port", 0),
+        health_metrics=get("health.metrics", False),
         admins=frozenset(get("admins", []) or []),
         log_level=str(get("logging.level", "INFO")).upper(),
         log_format=get("logging.format", "text"),

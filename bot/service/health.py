@@ -23,8 +23,10 @@ class Health:
         version: Callable[[], str],
         telegram: Callable[[], Awaitable[bool]],
         database: Callable[[], Awaitable[bool]] | None = None,
+        metrics: Callable[[], bytes] | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
+        self.metrics = metrics
         self.version = version
         self.telegram = telegram
         self.database = database
@@ -66,10 +68,19 @@ class Health:
         status, body = await self.report()
         return web.json_response(body, status=status)
 
+    async def _metrics(self, request: web.Request) -> web.Response:
+        from bot.service.metrics import CONTENT_TYPE
+
+        response = web.Response(body=self.metrics())
+        response.headers["Content-Type"] = CONTENT_TYPE
+        return response
+
     async def start(self, host: str, port: int) -> int:
         """Serve on host:port (0 = any free port); returns the port actually used."""
         app = web.Application()
         app.router.add_get("/healthz", self._handle)
+        if self.metrics is not None:
+            app.router.add_get("/metrics", self._metrics)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, host, port)

@@ -96,6 +96,7 @@ async def serve(
                     version=lambda: service.dialogue.version,
                     telegram=telegram_ok,
                     database=service.db.ping if service.db else None,
+                    metrics=service.metrics.render if config.health_metrics else None,
                 )
                 port = await health.start(config.health_listen, config.health_port)
                 log.info("health check on http://%s:%s/healthz", config.health_listen, port)

@@ -47,11 +47,13 @@ from bot.model import REMINDER_KINDS, Dialogue, freeze
 from bot.reminders import stop_variables
 from bot.safety import is_risk
 from bot.service.config import Config
+from bot.service.metrics import Metrics
 from bot.service.parents import ParentSessions
 from bot.service.reminder_jobs import Reminders
 from bot.service.sessions import MemorySessions
 from bot.service.transport import AiohttpRequest
 from bot.service.updates import PerParentUpdateProcessor
+from bot.stats import database_stats, format_stats
 from bot.storage import Database, now_utc
 
 log = logging.getLogger("babyloss.bot")
@@ -114,6 +116,7 @@ class BabylossBot:
         # Ids of recent messages per chat (ids only, in memory): for "delete recent messages".
         self.recent_messages: dict[int, deque] = {}
         self.stats = Stats()
+        self.metrics = Metrics()
         self.blocked: set[int] = set()
         self.keyboards: dict[int, int] = {}  # chat id -> message id still showing buttons
         self.started = time.monotonic()
@@ -252,6 +255,7 @@ class BabylossBot:
 
     async def on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
         self.stats.errors += 1
+        self.metrics.errors.inc()
         update_id = update.update_id if isinstance(update, Update) else None
         error = context.error
         # The exception's class and Telegram's description only: never message text.
@@ -353,6 +357,12 @@ class BabylossBot:
             return "failed"
         return "sent"
 
+    async def dispatch_reminders(self, context=None) -> Counter:
+        outcome = await self.reminders.dispatch()
+        for status, count in outcome.items():
+            self.metrics.reminders.labels(outcome=status).inc(count)
+        return outcome
+
     async def stop_reminders(self, update: Update, kind: str) -> None:
         user_id = update.effective_user.id
         session = await self.sessions.get(user_id)
@@ -389,7 +399,7 @@ class BabylossBot:
         jobs.run_repeating(self.flush_visits, interval=60, first=60, name="flush-visits")
         if self.reminders is not None:
             # first=1: reminders due while the bot was down are looked at straight away.
-            jobs.run_repeating(self.reminders.dispatch, interval=30, first=1, name="reminders")
+            jobs.run_repeating(self.dispatch_reminders, interval=30, first=1, name="reminders")
         jobs.run_repeating(self.apply_retention, interval=24 * 3600, first=30, name="retention")
         jobs.run_repeating(
             lambda _: self.sessions.expire(), interval=3600, first=3600, name="expire-sessions"
@@ -401,7 +411,7 @@ class BabylossBot:
             ok, summary = self.reload()
             await self._send_plain(update, summary)
         elif name == "stats":
-            await self._send_plain(update, self.stats_text())
+            await self._send_plain(update, await self.stats_text())
         elif name == "preview":
             node = argument.strip()
             if node not in self.dialogue.nodes:
@@ -419,13 +429,18 @@ class BabylossBot:
             )
             await self.send_outputs(update.effective_chat.id, result, remember_keyboard=False)
 
-    def stats_text(self) -> str:
-        top = ", ".join(f"{n} {c}" for n, c in self.stats.visits.most_common(10)) or "none yet"
-        return (
-            f"Dialogue {self.dialogue.version}. Active sessions: {len(self.sessions)}. "
-            f"Updates: {self.stats.updates}, steps: {self.stats.steps}, crisis replies: "
-            f"{self.stats.crisis}, errors: {self.stats.errors}. Most visited: {top}."
+    async def stats_text(self) -> str:
+        """The anonymous figures behind /stats: the database's, plus this run's counters."""
+        await self.flush_visits()
+        if self.db is not None:
+            stats = await asyncio.to_thread(database_stats, self.db.path)
+        else:
+            stats = {"remembered_parents": 0, "visits": dict(self.stats.visits), "reminders": {}}
+        run = (
+            f"Since start: {self.stats.updates} updates, {self.stats.steps} steps, "
+            f"{self.stats.crisis} crisis replies, {self.stats.errors} errors."
         )
+        return format_stats(stats, self.dialogue, active_sessions=len(self.sessions)) + "\n" + run
 
     def reload(self) -> tuple[bool, str]:
         """Load the dialogues again; keep the old ones if the new ones have errors."""
@@ -460,6 +475,8 @@ class BabylossBot:
         if user is None or chat is None:
             return
         self.stats.updates += 1
+        self.metrics.updates.inc()
+        started = time.perf_counter()
         self.blocked.discard(chat.id)  # they are writing to us, so they have not blocked us
         self._note_message(chat.id, update.effective_message)
         dialogue = self.dialogue  # one version for the whole step, even if a reload lands
@@ -490,15 +507,18 @@ class BabylossBot:
         await self.sessions.put(user.id, result.session)
         self._count(result)
         await self.send_outputs(chat.id, result)
+        self.metrics.step_seconds.observe(time.perf_counter() - started)
 
     def _count(self, result: StepResult) -> None:
         self.stats.steps += 1
+        self.metrics.steps.inc()
         for event in result.events:
             if event.startswith("node:"):
                 self.stats.visits[event[5:]] += 1
                 self.pending_visits[event[5:]] += 1
             elif event == "crisis":
                 self.stats.crisis += 1
+                self.metrics.crisis.inc()
                 log.info("safety net: crisis reply sent")
 
     async def send_outputs(
