@@ -14,10 +14,14 @@ from types import MappingProxyType
 from bot.checks import callback_data
 from bot.dates import parse_day_month
 from bot.model import Dialogue, Node, Option, Text, conditions_hold, freeze
+from bot.reminders import PREFERENCE_VARIABLES
 from bot.safety import is_risk
 from bot.templating import render
 
-HISTORY_LIMIT = 30  # enough for "back" without letting a session grow without bound
+HISTORY_LIMIT = 30
+KEPT_ON_RESTART = frozenset(
+    {"region", "remember", *PREFERENCE_VARIABLES}
+)  # enough for "back" without letting a session grow without bound
 COMMANDS = ("start", "menu", "back", "restart", "pause", "help", "support", "language")
 
 
@@ -185,12 +189,9 @@ def enter(
     return _goto(dialogue, session, node_id, context or Context(), remember=False)
 
 
-KEPT_ON_RESTART = ("region", "remember")
-
-
 def _kept_on_restart(session: Session) -> dict:
-    # A fresh start forgets where the parent was, not how they asked to be treated:
-    # their region and their answer to "shall I remember you?".
+    # A fresh start forgets where the parent was, not what they asked of the bot: their
+    # region, whether to remember them, and the reminders they chose (with time zone).
     return {k: v for k, v in session.variables.items() if k in KEPT_ON_RESTART}
 
 

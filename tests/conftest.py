@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 
 import pytest
@@ -23,3 +24,14 @@ def shipped_dialogue():
     result = load_dialogue_dir(ROOT / "dialogues")
     assert result.ok, [p.format() for p in result.problems]
     return result.dialogue
+
+
+@pytest.fixture
+def child_processes():
+    """Processes a test starts; any still running at the end are killed, pass or fail."""
+    procs: list = []
+    yield procs
+    for proc in procs:
+        if proc.returncode is None:
+            with contextlib.suppress(ProcessLookupError):
+                proc.kill()

@@ -212,7 +212,9 @@ async def test_saying_no_after_yes_deletes_what_was_kept(tmp_path, dialogue_dir)
             assert await h.db.load(PARENT) is None
 
 
-async def test_kill_9_during_a_burst_loses_no_step_a_parent_has_seen(tmp_path, dialogue_dir):
+async def test_kill_9_during_a_burst_loses_no_step_a_parent_has_seen(
+    tmp_path, dialogue_dir, child_processes
+):
     db_path = tmp_path / "bot.sqlite3"
     config_file = tmp_path / "config.yaml"
     parents = [9_000_000 + i for i in range(30)]
@@ -237,6 +239,7 @@ async def test_kill_9_during_a_burst_loses_no_step_a_parent_has_seen(tmp_path, d
                 stderr=log_file,
             )
             log_file.close()
+            child_processes.append(proc)
             since = len(fake.calls)
             await fake.wait_for(lambda c: c.method == "getUpdates", timeout=20, since=since)
             return proc

@@ -173,7 +173,7 @@ async def test_health_goes_503_when_a_dependency_fails() -> None:
 # -- The real process: SIGTERM, SIGHUP -----------------------------------------------
 
 
-async def _start_process(fake: FakeBotApi, tmp_path: Path, dialogues: Path = EXAMPLE):
+async def _start_process(fake: FakeBotApi, tmp_path: Path, procs: list, dialogues: Path = EXAMPLE):
     config = tmp_path / "config.yaml"
     config.write_text(
         f"telegram:\n  base_url: {fake.base_url}\n"
@@ -192,13 +192,16 @@ async def _start_process(fake: FakeBotApi, tmp_path: Path, dialogues: Path = EXA
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
     )
+    procs.append(proc)
     await fake.wait_for(lambda c: c.method == "getUpdates", timeout=20)
     return proc
 
 
-async def test_sigterm_finishes_in_flight_updates_and_exits_0_within_10_s(tmp_path) -> None:
+async def test_sigterm_finishes_in_flight_updates_and_exits_0_within_10_s(
+    tmp_path, child_processes
+) -> None:
     async with FakeBotApi() as fake:
-        proc = await _start_process(fake, tmp_path)
+        proc = await _start_process(fake, tmp_path, child_processes)
         fake.fail_next("sendMessage", "slow", seconds=2)
         fake.push_update(fake.make_text_update(5005, "/start"))
         await fake.wait_for(lambda c: c.method == "sendMessage", timeout=10)
@@ -213,14 +216,14 @@ async def test_sigterm_finishes_in_flight_updates_and_exits_0_within_10_s(tmp_pa
         assert "stopped" in logs and fake.token not in logs and "Traceback" not in logs
 
 
-async def test_sighup_reloads_and_rejects_a_broken_version(tmp_path) -> None:
+async def test_sighup_reloads_and_rejects_a_broken_version(tmp_path, child_processes) -> None:
     import shutil
 
     folder = tmp_path / "d"
     shutil.copytree(EXAMPLE, folder)
     main = folder / "main.yaml"
     async with FakeBotApi() as fake:
-        proc = await _start_process(fake, tmp_path, folder)
+        proc = await _start_process(fake, tmp_path, child_processes, folder)
         main.write_text(main.read_text().replace("to: about", "to: abuot"))
         proc.send_signal(signal.SIGHUP)
         await asyncio.sleep(1.5)
