@@ -58,6 +58,8 @@ DEFAULT_SYSTEM_MESSAGES = {
     "wipe_label": "Delete recent messages",
     "wiped": "Done.",
     "mydata_caption": "This file holds everything I keep about you. Send /forget to delete it all.",
+    "slow_down": "I'm getting a lot of messages at once, so I'll pause for a moment. Take "
+    "your time: I'm still here.",
     "stop_reminders_label": "Stop these reminders",
     "reminders_stopped": "Done: I won't send you these reminders any more.",
 }

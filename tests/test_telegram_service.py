@@ -289,3 +289,33 @@ async def test_shutdown_finishes_the_update_in_flight():
         assert await h.stop() == 0
         assert loop.time() - t0 < 10
         assert len(fake.sent_messages(PARENT)) == 3  # the whole step was sent before exit
+
+
+async def test_a_flood_gets_one_gentle_slow_down_and_risk_language_still_gets_through():
+    async with running() as h:
+        await h.text(PARENT, "/start")
+        since = len(h.fake.calls)
+        for i in range(100):
+            h.fake.push_update(h.fake.make_text_update(PARENT, f"hello {i}"))
+        h.fake.push_update(h.fake.make_text_update(PARENT, "i want to die"))
+        await h.fake.wait_for(
+            lambda c: c.method == "sendMessage" and "116 123" in (c.params.get("text") or ""),
+            timeout=10,
+            since=since,
+        )
+        await asyncio.sleep(0.3)
+        sent = [c.params["text"] for c in h.fake.calls[since:] if c.method == "sendMessage"]
+        assert sum("lot of messages at once" in t for t in sent) == 1
+        assert h.service.stats.throttled >= 70
+        assert h.service.stats.crisis == 1  # the safety net is never throttled
+        other = await h.text(2002, "/start")  # other parents are answered as usual
+        assert other
+
+
+async def test_housekeeping_jobs_run_without_error():
+    async with running() as h:
+        await h.text(PARENT, "/start")
+        assert await h.service.expire_idle() == 0
+        assert await h.service.apply_retention() == 0
+        await h.service.flush_visits()
+        assert h.service.stats.errors == 0

@@ -78,4 +78,7 @@ class ParentSessions:
         return len(self.memory)
 
     def expire(self) -> int:
-        return self.memory.expire()
+        expired = self.memory.expire()
+        for user_id in [u for u in self._last_variables if not self.memory.has(u)]:
+            del self._last_variables[user_id]  # reloaded from the database when they return
+        return expired

@@ -47,6 +47,9 @@ class MemorySessions:
     def __len__(self) -> int:
         return len(self._sessions)
 
+    def has(self, key: int) -> bool:
+        return key in self._sessions
+
     def nodes(self) -> list[str | None]:
         """Where current parents are, without who they are (for anonymous stats)."""
         return [s.node for s, _ in self._sessions.values()]

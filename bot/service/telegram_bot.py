@@ -75,7 +75,10 @@ STOP_PREFIX = "~|stop|"  # + reminder kind: the one-tap "stop these" under each 
 MESSAGE_DELETE_WINDOW = 47 * 3600  # Telegram lets bots delete messages under 48 hours old
 ENGINE_COMMANDS = {"menu", "help", "pause", "support", "back", "restart", "language"}
 ADMIN_COMMANDS = {"reload", "stats", "preview"}
-RETRY_DELAYS = (0.5, 1.0, 2.0)  # transient network errors and 5xx: back off, then give up
+RETRY_DELAYS = (0.5, 1.0, 2.0)
+# One parent sending more than FLOOD_LIMIT updates within FLOOD_WINDOW seconds is paused:
+# the extra updates are dropped (never risk language) and they are told once, gently.
+FLOOD_LIMIT, FLOOD_WINDOW = 20, 10.0  # transient network errors and 5xx: back off, then give up
 
 
 class StopSending(Exception):
@@ -90,6 +93,7 @@ class Stats:
     steps: int = 0
     errors: int = 0
     crisis: int = 0
+    throttled: int = 0
     visits: Counter = field(default_factory=Counter)
 
 
@@ -116,6 +120,8 @@ class BabylossBot:
         # Ids of recent messages per chat (ids only, in memory): for "delete recent messages".
         self.recent_messages: dict[int, deque] = {}
         self.stats = Stats()
+        self._recent_updates: dict[int, deque] = {}  # update times per parent, in memory
+        self._slowed_until: dict[int, float] = {}
         self.metrics = Metrics()
         self.blocked: set[int] = set()
         self.keyboards: dict[int, int] = {}  # chat id -> message id still showing buttons
@@ -195,20 +201,25 @@ class BabylossBot:
 
     async def on_button(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         query = update.callback_query
-        try:  # always answer first, so the parent's app never shows a spinner
+        # Always answer, so the parent's app never shows a spinner; alongside the step
+        # rather than before it, as it does not need to wait for anything.
+        answering = asyncio.create_task(self._answer(query))
+        try:
+            if query.message is None or query.message.chat.type != ChatType.PRIVATE:
+                return
+            data = query.data or ""
+            if data in (FORGET, KEEP, WIPE):
+                await self.on_forget_button(update, data)
+            elif data.startswith(STOP_PREFIX) and data[len(STOP_PREFIX) :] in REMINDER_KINDS:
+                await self.stop_reminders(update, data[len(STOP_PREFIX) :])
+            else:
+                await self.run_step(update, context, Press(data))
+        finally:
+            await answering
+
+    async def _answer(self, query) -> None:
+        with contextlib.suppress(StopSending, BadRequest):  # e.g. a query too old to answer
             await self._call(query.answer)
-        except StopSending:
-            return
-        if query.message is None or query.message.chat.type != ChatType.PRIVATE:
-            return
-        data = query.data or ""
-        if data in (FORGET, KEEP, WIPE):
-            await self.on_forget_button(update, data)
-            return
-        if data.startswith(STOP_PREFIX) and data[len(STOP_PREFIX) :] in REMINDER_KINDS:
-            await self.stop_reminders(update, data[len(STOP_PREFIX) :])
-            return
-        await self.run_step(update, context, Press(data))
 
     async def on_command(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         text = update.effective_message.text or ""
@@ -401,9 +412,7 @@ class BabylossBot:
             # first=1: reminders due while the bot was down are looked at straight away.
             jobs.run_repeating(self.dispatch_reminders, interval=30, first=1, name="reminders")
         jobs.run_repeating(self.apply_retention, interval=24 * 3600, first=30, name="retention")
-        jobs.run_repeating(
-            lambda _: self.sessions.expire(), interval=3600, first=3600, name="expire-sessions"
-        )
+        jobs.run_repeating(self.expire_idle, interval=3600, first=3600, name="expire-idle")
 
     # -- Admin ---------------------------------------------------------------------
     async def on_admin(self, update: Update, context, name: str, argument: str) -> None:
@@ -478,6 +487,15 @@ class BabylossBot:
         self.metrics.updates.inc()
         started = time.perf_counter()
         self.blocked.discard(chat.id)  # they are writing to us, so they have not blocked us
+        if self._flooding(user.id) and not (
+            isinstance(inp, Say) and is_risk(inp.text, self.dialogue.risk_phrases)
+        ):
+            self.stats.throttled += 1
+            now = time.monotonic()
+            if self._slowed_until.get(user.id, 0.0) < now:
+                self._slowed_until[user.id] = now + FLOOD_WINDOW
+                await self._send_quietly(chat.id, self._system_text("slow_down"))
+            return
         self._note_message(chat.id, update.effective_message)
         dialogue = self.dialogue  # one version for the whole step, even if a reload lands
         ctx = Context(first_name=user.first_name or "")
@@ -508,6 +526,28 @@ class BabylossBot:
         self._count(result)
         await self.send_outputs(chat.id, result)
         self.metrics.step_seconds.observe(time.perf_counter() - started)
+
+    def _flooding(self, user_id: int) -> bool:
+        now = time.monotonic()
+        recent = self._recent_updates.get(user_id)
+        if recent is None:
+            recent = self._recent_updates[user_id] = deque(maxlen=FLOOD_LIMIT + 1)
+        recent.append(now)
+        return len(recent) > FLOOD_LIMIT and now - recent[0] < FLOOD_WINDOW
+
+    async def expire_idle(self, context=None) -> int:
+        """Hourly: forget idle conversations and counters, so memory does not grow."""
+        expired = self.sessions.expire()
+        self.forget_idle_counters()
+        return expired
+
+    def forget_idle_counters(self) -> None:
+        """Drop flood counters nobody has used lately."""
+        cutoff = time.monotonic() - FLOOD_WINDOW
+        for user_id in [u for u, q in self._recent_updates.items() if q[-1] < cutoff]:
+            del self._recent_updates[user_id]
+        for user_id in [u for u, t in self._slowed_until.items() if t < cutoff]:
+            del self._slowed_until[user_id]
 
     def _count(self, result: StepResult) -> None:
         self.stats.steps += 1
