@@ -393,7 +393,9 @@ def _t(d: Dialogue, s: Session, text: Text) -> str:
 
 
 def _values(d: Dialogue, s: Session, ctx: Context) -> dict:
-    return {**s.variables, "first_name": ctx.first_name, "language": _lang(d, s)}
+    # Telegram names are at most 64 characters, and the validator measures messages with
+    # that longest name; never let a longer one (from anywhere) push a message over 4096.
+    return {**s.variables, "first_name": ctx.first_name[:64], "language": _lang(d, s)}
 
 
 def _fill(d: Dialogue, s: Session, text: Text, ctx: Context) -> str:

@@ -222,3 +222,9 @@ def test_the_loader_keeps_the_old_dialogue_when_a_new_one_is_broken(tmp_path):
     bad = load_dialogue_dir(tmp_path / "d")
     assert good.ok and not bad.ok
     assert any(p.code == "BL011" and "abuot" in p.message for p in bad.problems)
+
+
+def test_a_name_longer_than_telegram_allows_is_cut_to_64(example_dialogue):
+    d = example_dialogue
+    result = step(d, new_session(d), Start(), Context(first_name="N" * 5000))
+    assert "N" * 64 + "." in result.outputs[2].text and "N" * 65 not in result.outputs[2].text

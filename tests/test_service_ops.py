@@ -285,3 +285,19 @@ def test_stats_command_prints_anonymous_figures(tmp_path) -> None:
     assert "Parents who asked to be remembered: 1" in result.stdout
     assert "Paths completed: anniversary chosen 3" in result.stdout
     assert "menu 7" in result.stdout and "9876543210" not in result.stdout
+
+
+def test_library_logs_of_unparsable_updates_keep_no_parent_data() -> None:
+    stream = io.StringIO()
+    handler = setup_logging("INFO", "text", secrets=[], stream=stream)
+    try:
+        logging.getLogger("telegram.ext.ExtBot").critical(
+            "Error while parsing updates! Received data was %r",
+            [{"message": {"from": {"id": 424242, "first_name": "Zelda"}, "text": "my words"}}],
+        )
+    finally:
+        logging.getLogger().removeHandler(handler)
+    logs = stream.getvalue()
+    assert "Error while parsing updates!" in logs and "[update data not logged]" in logs
+    for secret in ("424242", "Zelda", "my words"):
+        assert secret not in logs

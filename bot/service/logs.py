@@ -17,6 +17,24 @@ TOKEN_SHAPE = re.compile(r"\b\d{5,12}:[A-Za-z0-9_-]{30,}\b")
 REDACTED = "[REDACTED]"
 
 
+class LibraryRecordFilter(logging.Filter):
+    """python-telegram-bot logs the raw updates it could not parse (names, ids, words) at
+    CRITICAL. Keep the library's own words and drop the data it attaches."""
+
+    MARKERS = ("Received data", "Update:", "update ")
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.name.startswith(("telegram", "apscheduler", "aiohttp", "tornado")):
+            message = record.getMessage()
+            cut = min((message.find(m) for m in self.MARKERS if m in message), default=-1)
+            if cut >= 0 or len(message) > 300:
+                record.msg = (
+                    message[:cut] if cut >= 0 else message[:300]
+                ) + " [update data not logged]"
+                record.args = ()
+        return True
+
+
 class RedactingFormatter(logging.Formatter):
     def __init__(self, secrets: list[str], json_lines: bool = False) -> None:
         super().__init__("%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -48,6 +66,7 @@ def setup_logging(
     """Configure the root logger once; returns the handler (tests attach to it)."""
     handler = logging.StreamHandler(stream or sys.stderr)
     handler.setFormatter(RedactingFormatter(secrets or [], json_lines=fmt == "json"))
+    handler.addFilter(LibraryRecordFilter())
     root = logging.getLogger()
     for old in list(root.handlers):
         root.removeHandler(old)
