@@ -25,6 +25,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from tests.fakes.bot_api import Call, FakeBotApi  # noqa: E402
 
@@ -56,7 +57,19 @@ def peak_rss_mb(pid: int) -> float:
     return float("nan")
 
 
-async def drive(api: BenchApi, parents: int, seconds: float, *, echo: bool) -> list[float]:
+OPT_IN = ("Remember my place?", "Yes, remember my place")  # the shipped consent path
+
+
+async def drive(
+    api: BenchApi,
+    parents: int,
+    seconds: float,
+    *,
+    echo: bool,
+    opt_in: bool = False,
+    think: float = 0.0,
+) -> list[float]:
+    """Each parent steps as soon as it sees the answer (think=0), or after about ``think`` s."""
     latencies: list[float] = []
     deadline = time.monotonic() + seconds
     rng = random.Random(7)
@@ -68,6 +81,8 @@ async def drive(api: BenchApi, parents: int, seconds: float, *, echo: bool) -> l
         api.push_update(update)
         call = await asyncio.wait_for(future, timeout=30)
         latencies.append(time.perf_counter() - t0)
+        if think:
+            await asyncio.sleep(think * (0.5 + rng.random()))  # reading time, varied
         return call
 
     async def parent(user: int) -> None:
@@ -76,8 +91,16 @@ async def drive(api: BenchApi, parents: int, seconds: float, *, echo: bool) -> l
                 await one_step(user, api.make_text_update(user, f"hello {rng.random()}"))
             return
         call = await one_step(user, api.make_text_update(user, "/start"))
+        for label in OPT_IN if opt_in else ():
+            rows = call.params["reply_markup"]["inline_keyboard"]
+            data = next(r[0]["callback_data"] for r in rows if r[0]["text"] == label)
+            call = await one_step(
+                user, api.make_callback_update(user, data, call.result["message_id"])
+            )
         while time.monotonic() < deadline:
             rows = call.params["reply_markup"]["inline_keyboard"]
+            if opt_in:  # stay remembered: every step is then a durable write
+                rows = [r for r in rows if not r[0]["text"].startswith("No")] or rows
             data = rng.choice(rows)[0]["callback_data"]
             message_id = call.result["message_id"]
             call = await one_step(user, api.make_callback_update(user, data, message_id))
@@ -86,15 +109,24 @@ async def drive(api: BenchApi, parents: int, seconds: float, *, echo: bool) -> l
     return latencies
 
 
-async def run_bot(api: BenchApi, argv: list[str], parents: int, seconds: float, echo: bool) -> dict:
+async def run_bot(
+    api: BenchApi,
+    argv: list[str],
+    parents: int,
+    seconds: float,
+    echo: bool,
+    opt_in: bool = False,
+    think: float = 0.0,
+) -> dict:
     api.keyboard_only = not echo  # a babyloss-bot step ends with the message carrying buttons
     env = {**os.environ, "TELEGRAM_BOT_TOKEN": api.token, "PYTHONPATH": str(ROOT)}
-    proc = await asyncio.create_subprocess_exec(*argv, env=env, stderr=asyncio.subprocess.PIPE)
+    with tempfile.TemporaryFile() as log:  # a pipe nobody reads could fill up and stall it
+        proc = await asyncio.create_subprocess_exec(*argv, env=env, stderr=log)
     try:
-        await api.wait_for(lambda c: c.method == "getUpdates", timeout=30)
-        await drive(api, min(parents, 5), 1.0, echo=echo)  # warm up
+        await api.wait_for(lambda c: c.method == "getUpdates", timeout=60)
+        await drive(api, min(parents, 5), 1.0, echo=echo, opt_in=opt_in)  # warm up
         t0 = time.perf_counter()
-        latencies = await drive(api, parents, seconds, echo=echo)
+        latencies = await drive(api, parents, seconds, echo=echo, opt_in=opt_in, think=think)
         elapsed = time.perf_counter() - t0
         rss = peak_rss_mb(proc.pid)
     finally:
@@ -120,8 +152,13 @@ async def main_async(args) -> None:
             args.parents,
             args.seconds,
             echo=True,
+            think=args.think,
         )
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory(dir=".") as tmp:
+        if args.stored:
+            from storage_bench import fill  # the same filling as the storage benchmark
+
+            await asyncio.to_thread(fill, Path(tmp) / "bench.sqlite3", args.stored)
         async with BenchApi() as api:
             config = Path(tmp) / "config.yaml"
             config.write_text(
@@ -130,7 +167,9 @@ async def main_async(args) -> None:
                 f"  transport: {args.transport}\n"
                 f"dialogues:\n  path: {ROOT / 'dialogues'}\n"
                 f"storage:\n  path: {Path(tmp) / 'bench.sqlite3'}\n"
-                "pacing:\n  typing_delay_ms: 0\nlogging:\n  level: WARNING\n"
+                # Simulated parents press the next button the moment they see it: no human
+                # does, so the flood limit (meant for people) is off here.
+                "pacing:\n  typing_delay_ms: 0\n  flood_limit: 0\nlogging:\n  level: WARNING\n"
             )
             results["babyloss-bot"] = await run_bot(
                 api,
@@ -138,11 +177,16 @@ async def main_async(args) -> None:
                 args.parents,
                 args.seconds,
                 echo=False,
+                opt_in=args.opt_in,
+                think=args.think,
             )
     print(
         f"{args.parents} concurrent parents, {args.seconds:.0f} s each, pacing off, "
         f"{os.cpu_count()} cores, babyloss-bot max_messages_per_second={args.max_rate:g}, "
         f"transport {args.transport}"
+        + (", parents opted in (a durable write every step)" if args.opt_in else "")
+        + (f", {args.stored} parents already stored" if args.stored else "")
+        + (f", about {args.think:g} s between a parent's steps" if args.think else "")
     )
     print(
         f"{'':20} {'steps':>7} {'steps/s':>9} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} "
@@ -165,6 +209,23 @@ def main() -> None:
     parser.add_argument("--parents", type=int, default=100)
     parser.add_argument("--seconds", type=float, default=20)
     parser.add_argument("--transport", choices=("aiohttp", "httpx"), default="aiohttp")
+    parser.add_argument(
+        "--think",
+        type=float,
+        default=0.0,
+        help="average seconds a parent takes before the next step (0: none)",
+    )
+    parser.add_argument(
+        "--opt-in",
+        action="store_true",
+        help="parents say 'remember me' first: every step is a durable write",
+    )
+    parser.add_argument(
+        "--stored",
+        type=int,
+        default=0,
+        help="fill the database with this many remembered parents first",
+    )
     parser.add_argument(
         "--max-rate",
         type=float,

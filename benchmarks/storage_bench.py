@@ -56,7 +56,11 @@ def fill(path: Path, parents: int) -> None:
             for uid in range(10**9, 10**9 + parents)
         ]
         await db.conn.execute("BEGIN")
-        await db.conn.executemany("INSERT INTO parents VALUES (?, ?, ?, ?, ?, ?)", rows)
+        await db.conn.executemany(
+            "INSERT INTO parents (user_key, user_id, consent_at, privacy_version, last_active, "
+            "session) VALUES (?, ?, ?, ?, ?, ?)",
+            rows,
+        )
         await db.conn.execute("COMMIT")
         await db.checkpoint()
         await db.close()

@@ -42,6 +42,7 @@ class Config:
     retention_days: int = 180
     session_idle_hours: float = 24.0
     typing_delay_ms: int = 1200
+    flood_limit: int = 20  # updates per parent per 10 seconds before a pause; 0 = off
     max_messages_per_second: float = 30.0
     transport: str = "aiohttp"
     health_listen: str = "127.0.0.1"
@@ -98,6 +99,7 @@ SCHEMA: dict[str, tuple[str, object]] = {
     "storage.retention_days": ("a whole number of days above 0", lambda v: _int(v) and v > 0),
     "storage.session_idle_hours": ("a number of hours above 0", lambda v: _num(v) and v > 0),
     "pacing.typing_delay_ms": ("milliseconds, 0 or more", lambda v: _int(v) and 0 <= v <= 10000),
+    "pacing.flood_limit": ("a whole number of updates, 0 or more", lambda v: _int(v) and v >= 0),
     "health.listen": ("an address such as 127.0.0.1", _str),
     "health.port": ("a port number (0 = off)", _port),
     "health.metrics": ("true or false", lambda v: isinstance(v, bool)),
@@ -189,6 +191,7 @@ def parse_config(data: bytes, path: str, env: dict[str, str] | None = None) -> C
         retention_days=get("storage.retention_days", 180),
         session_idle_hours=float(get("storage.session_idle_hours", 24)),
         typing_delay_ms=get("pacing.typing_delay_ms", 1200),
+        flood_limit=get("pacing.flood_limit", 20),
         max_messages_per_second=float(get("telegram.max_messages_per_second", 30)),
         transport=get("telegram.transport", "aiohttp"),
         health_listen=get("health.listen", "127.0.0.1"),

@@ -76,9 +76,9 @@ MESSAGE_DELETE_WINDOW = 47 * 3600  # Telegram lets bots delete messages under 48
 ENGINE_COMMANDS = {"menu", "help", "pause", "support", "back", "restart", "language"}
 ADMIN_COMMANDS = {"reload", "stats", "preview"}
 RETRY_DELAYS = (0.5, 1.0, 2.0)
-# One parent sending more than FLOOD_LIMIT updates within FLOOD_WINDOW seconds is paused:
-# the extra updates are dropped (never risk language) and they are told once, gently.
-FLOOD_LIMIT, FLOOD_WINDOW = 20, 10.0  # transient network errors and 5xx: back off, then give up
+# One parent sending more than config.flood_limit updates within FLOOD_WINDOW seconds is
+# paused: the extra updates are dropped (never risk language) and they are told once.
+FLOOD_WINDOW = 10.0  # transient network errors and 5xx: back off, then give up
 
 
 class StopSending(Exception):
@@ -528,12 +528,15 @@ class BabylossBot:
         self.metrics.step_seconds.observe(time.perf_counter() - started)
 
     def _flooding(self, user_id: int) -> bool:
+        limit = self.config.flood_limit
+        if not limit:
+            return False
         now = time.monotonic()
         recent = self._recent_updates.get(user_id)
         if recent is None:
-            recent = self._recent_updates[user_id] = deque(maxlen=FLOOD_LIMIT + 1)
+            recent = self._recent_updates[user_id] = deque(maxlen=limit + 1)
         recent.append(now)
-        return len(recent) > FLOOD_LIMIT and now - recent[0] < FLOOD_WINDOW
+        return len(recent) > limit and now - recent[0] < FLOOD_WINDOW
 
     async def expire_idle(self, context=None) -> int:
         """Hourly: forget idle conversations and counters, so memory does not grow."""
