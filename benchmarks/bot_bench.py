@@ -154,7 +154,8 @@ async def main_async(args) -> None:
             echo=True,
             think=args.think,
         )
-    with tempfile.TemporaryDirectory(dir=".") as tmp:
+    with tempfile.TemporaryDirectory(dir=".") as tmp_dir:
+        tmp = str(Path(tmp_dir).resolve())  # the config resolves relative paths from its folder
         if args.stored:
             from storage_bench import fill  # the same filling as the storage benchmark
 

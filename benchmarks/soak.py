@@ -35,7 +35,8 @@ def rss_mb(pid: int) -> float:
 
 
 async def main_async(args) -> None:
-    with tempfile.TemporaryDirectory(dir=".") as tmp:
+    with tempfile.TemporaryDirectory(dir=".") as tmp_dir:
+        tmp = str(Path(tmp_dir).resolve())  # the config resolves relative paths from its folder
         async with BenchApi() as api:
             api.keyboard_only = True
             config = Path(tmp) / "config.yaml"

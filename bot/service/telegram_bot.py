@@ -75,10 +75,11 @@ STOP_PREFIX = "~|stop|"  # + reminder kind: the one-tap "stop these" under each 
 MESSAGE_DELETE_WINDOW = 47 * 3600  # Telegram lets bots delete messages under 48 hours old
 ENGINE_COMMANDS = {"menu", "help", "pause", "support", "back", "restart", "language"}
 ADMIN_COMMANDS = {"reload", "stats", "preview"}
-RETRY_DELAYS = (0.5, 1.0, 2.0)
+# Transient network errors and 5xx answers: back off and try again, then give up.
+RETRY_DELAYS = (0.5, 1.0, 2.0, 4.0, 8.0)
 # One parent sending more than config.flood_limit updates within FLOOD_WINDOW seconds is
 # paused: the extra updates are dropped (never risk language) and they are told once.
-FLOOD_WINDOW = 10.0  # transient network errors and 5xx: back off, then give up
+FLOOD_WINDOW = 10.0
 
 
 class StopSending(Exception):
@@ -649,8 +650,12 @@ class BabylossBot:
                 if "not modified" in str(exc).lower():
                     return None
                 raise
-            except RetryAfter:
-                raise  # the rate limiter has already retried as often as it should
+            except RetryAfter as exc:
+                # The rate limiter has already waited and retried several times; a parent's
+                # step still matters more than speed, so wait as asked and try once more.
+                if attempt == len(RETRY_DELAYS):
+                    raise
+                await self.sleep(_seconds(exc.retry_after))
             except NetworkError:  # includes timeouts and 5xx answers
                 if attempt == len(RETRY_DELAYS):
                     raise
@@ -660,3 +665,7 @@ class BabylossBot:
     @property
     def _bot(self):
         return self.application.bot
+
+
+def _seconds(value) -> float:
+    return value.total_seconds() if hasattr(value, "total_seconds") else float(value)
