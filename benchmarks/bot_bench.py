@@ -45,8 +45,11 @@ class BenchApi(FakeBotApi):
             waiter = self.waiters.pop(int(call.params["chat_id"]), None)
             if waiter and not waiter.done():
                 waiter.set_result(call)
-        if len(self.calls) > 5000:  # keep memory flat over long runs
+        if len(self.calls) > 5000:  # keep this process's memory flat over long runs
             del self.calls[:4000]
+            for stored in self.messages.values():  # the fake keeps every message it saw
+                for message_id in sorted(stored)[:-50]:
+                    del stored[message_id]
         return response
 
 

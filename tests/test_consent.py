@@ -56,6 +56,12 @@ def texts(calls):
     return [c.params["text"] for c in calls]
 
 
+async def opt_in(h, user: int = PARENT, who: str = "I carried my baby") -> None:
+    """Start, say who they are, and say yes to being remembered."""
+    for press in (None, who, "Remember me", "Yes, remember me"):
+        await (h.text(user, "/start") if press is None else h.press(user, press))
+
+
 @pytest.fixture
 def dialogue_dir(tmp_path: Path) -> Path:
     return consent_dialogue(tmp_path / "dialogue")
@@ -87,10 +93,7 @@ async def test_consent_survives_a_restart_and_resuming_lands_on_the_right_node(
     async with FakeBotApi() as fake:
         config = make_config(fake, dialogue_dir, storage_path=db_path)
         async with Harness(fake, config, storage=True) as h:
-            await h.text(PARENT, "/start")
-            await h.press(PARENT, "I'm a partner")
-            await h.press(PARENT, "Remember me")
-            await h.press(PARENT, "Yes, remember me")
+            await opt_in(h, PARENT, "I'm a partner")
             await h.press(PARENT, "About this bot")
         conn = sqlite3.connect(db_path)
         assert conn.execute("SELECT count(*) FROM parents").fetchone() == (1,)
@@ -119,10 +122,7 @@ async def test_risk_language_from_a_returning_parent_gets_the_crisis_reply_first
     async with FakeBotApi() as fake:
         config = make_config(fake, dialogue_dir, storage_path=db_path)
         async with Harness(fake, config, storage=True) as h:
-            await h.text(PARENT, "/start")
-            await h.press(PARENT, "I carried my baby")
-            await h.press(PARENT, "Remember me")
-            await h.press(PARENT, "Yes, remember me")
+            await opt_in(h)
         async with Harness(fake, config, storage=True) as h:
             calls = await h.text(PARENT, "i cant go on")
             assert any("116 123" in t for t in texts(calls))
@@ -133,10 +133,7 @@ async def test_a_changed_privacy_text_asks_for_consent_again(tmp_path, dialogue_
     async with FakeBotApi() as fake:
         config = make_config(fake, dialogue_dir, storage_path=db_path)
         async with Harness(fake, config, storage=True) as h:
-            await h.text(PARENT, "/start")
-            await h.press(PARENT, "I carried my baby")
-            await h.press(PARENT, "Remember me")
-            await h.press(PARENT, "Yes, remember me")
+            await opt_in(h)
         consent_dialogue(dialogue_dir, privacy_version="2")
         async with Harness(fake, config, storage=True) as h:
             calls = await h.text(PARENT, "hi")
@@ -149,10 +146,7 @@ async def test_mydata_sends_everything_kept_as_a_json_file(tmp_path, dialogue_di
     async with FakeBotApi() as fake:
         config = make_config(fake, dialogue_dir, storage_path=tmp_path / "bot.sqlite3")
         async with Harness(fake, config, storage=True) as h:
-            await h.text(PARENT, "/start")
-            await h.press(PARENT, "I'm a partner")
-            await h.press(PARENT, "Remember me")
-            await h.press(PARENT, "Yes, remember me")
+            await opt_in(h, PARENT, "I'm a partner")
             since = len(fake.calls)
             fake.push_update(fake.make_text_update(PARENT, "/mydata"))
             call = await fake.wait_for(lambda c: c.method == "sendDocument", since=since)
@@ -172,10 +166,7 @@ async def test_forget_asks_then_deletes_every_trace_and_offers_to_clear_the_chat
     async with FakeBotApi() as fake:
         config = make_config(fake, dialogue_dir, storage_path=db_path)
         async with Harness(fake, config, storage=True) as h:
-            await h.text(PARENT, "/start")
-            await h.press(PARENT, "I'm a partner")
-            await h.press(PARENT, "Remember me")
-            await h.press(PARENT, "Yes, remember me")
+            await opt_in(h, PARENT, "I'm a partner")
             assert any(p in raw_bytes(db_path) for p in id_patterns(PARENT)) or await h.db.load(
                 PARENT
             )
@@ -202,10 +193,7 @@ async def test_saying_no_after_yes_deletes_what_was_kept(tmp_path, dialogue_dir)
     async with FakeBotApi() as fake:
         config = make_config(fake, dialogue_dir, storage_path=tmp_path / "bot.sqlite3")
         async with Harness(fake, config, storage=True) as h:
-            await h.text(PARENT, "/start")
-            await h.press(PARENT, "I carried my baby")
-            await h.press(PARENT, "Remember me")
-            await h.press(PARENT, "Yes, remember me")
+            await opt_in(h)
             assert await h.db.load(PARENT) is not None
             await h.press(PARENT, "Remember me")
             await h.press(PARENT, "No, thank you")

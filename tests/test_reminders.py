@@ -233,7 +233,7 @@ async def test_changing_choices_updates_pending_reminders(db) -> None:
 async def test_a_parent_asks_for_a_reminder_gets_it_and_stops_it_with_one_tap(tmp_path) -> None:
     from tests.fakes.bot_api import FakeBotApi
     from tests.service_harness import Harness, make_config
-    from tests.test_consent import consent_dialogue
+    from tests.test_consent import consent_dialogue, opt_in
 
     dialogue = consent_dialogue(tmp_path / "d")
     clock = Clock(at(2026, 3, 1, 12, 0))
@@ -241,10 +241,7 @@ async def test_a_parent_asks_for_a_reminder_gets_it_and_stops_it_with_one_tap(tm
     async with FakeBotApi() as fake:
         config = make_config(fake, dialogue, storage_path=tmp_path / "bot.sqlite3")
         async with Harness(fake, config, storage=True, clock=clock) as h:
-            await h.text(user, "/start")
-            await h.press(user, "I carried my baby")
-            await h.press(user, "Remember me")
-            await h.press(user, "Yes, remember me")
+            await opt_in(h, user)
             await h.press(user, "About this bot")
             await h.press(user, "A date that matters")
             calls = await h.text(user, "It was 15 March")
