@@ -181,7 +181,9 @@ def test_safety_command_explains_which_phrase_fired() -> None:
 
 
 def test_console_script_and_module_agree() -> None:
-    exe = shutil.which("babyloss-bot")
+    # Beside this Python (the venv's bin/), whether or not the venv is on PATH.
+    beside = Path(sys.executable).with_name("babyloss-bot")
+    exe = str(beside) if beside.exists() else shutil.which("babyloss-bot")
     assert exe, "the babyloss-bot console script is installed by pip install -e ."
     a = subprocess.run([exe, "--help"], capture_output=True, text=True, timeout=30)
     b = run("--help")
