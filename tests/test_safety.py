@@ -46,6 +46,18 @@ def test_recall_and_false_positive_rate(matcher, name: str) -> None:
     assert fp_rate <= 0.03
 
 
+def test_fresh_corpus_is_reported_as_it_is(matcher) -> None:
+    """tests/safety_fresh.yaml was written after everything else and never used to change
+    the phrase list: its figures are the honest estimate for unseen phrasing, far below
+    the target. This prints them and guards against the list getting worse; raising them
+    needs a better approach (see dialogues/safety/README.md), not phrases for these lines."""
+    corpus = yaml.safe_load((Path(__file__).parent / "safety_fresh.yaml").read_text())
+    recall = sum(is_risk(t, matcher) for t in corpus["risk"]) / len(corpus["risk"])
+    fp_rate = sum(is_risk(t, matcher) for t in corpus["not_risk"]) / len(corpus["not_risk"])
+    print(f"\nsafety_fresh.yaml (unseen): recall {recall:.3f}, false positives {fp_rate:.1%}")
+    assert recall >= 0.59 and fp_rate <= 0.03
+
+
 @pytest.mark.parametrize(
     "text",
     [
