@@ -201,6 +201,8 @@ def _command(d: Dialogue, s: Session, cmd: Command, ctx: Context) -> StepResult:
         return step(d, s, Start(), ctx)
     if name in ("menu", "pause", "help"):
         return _goto(d, s, d.entry[name], ctx)
+    if name == "privacy":  # an optional entry point; the help node otherwise
+        return _goto(d, s, d.entry.get("privacy") or d.entry["help"], ctx)
     if name == "support":
         return _goto(d, s, d.entry["crisis"], ctx, events=("support",))
     if name == "back":

@@ -84,6 +84,19 @@ def run_chat(
                 return 0
             if name == "help" and not arg:
                 stdout.write(HELP + "\n")
+            if name in ("mydata", "forget"):  # the terminal keeps nothing, on disk or off it
+                stdout.write(
+                    "\n(bot) "
+                    + to_terminal(
+                        dialogue.system("nothing_stored").pick(
+                            language or dialogue.settings.default_language,
+                            dialogue.settings.default_language,
+                        ),
+                        colour=colour,
+                    )
+                    + "\n"
+                )
+                continue
             inp = Command(name, arg)
         elif text.isdigit() and buttons:
             index = int(text) - 1

@@ -191,3 +191,9 @@ def test_console_script_and_module_agree() -> None:
     assert a.stdout.replace("babyloss-bot", "") == b.stdout.replace("babyloss-bot", "")
     for command in ("chat", "validate", "graph", "test"):
         assert command in a.stdout
+
+
+def test_chat_says_nothing_is_kept_for_mydata_and_forget() -> None:
+    result = run("chat", "--dialogues", str(EXAMPLE), stdin="/mydata\n/forget\n/quit\n")
+    assert result.returncode == 0
+    assert result.stdout.count("I'm not keeping anything about you") == 2

@@ -228,3 +228,10 @@ def test_a_name_longer_than_telegram_allows_is_cut_to_64(example_dialogue):
     d = example_dialogue
     result = step(d, new_session(d), Start(), Context(first_name="N" * 5000))
     assert "N" * 64 + "." in result.outputs[2].text and "N" * 65 not in result.outputs[2].text
+
+
+def test_privacy_command_uses_the_privacy_entry_point_or_help(example_dialogue, shipped_dialogue):
+    d = example_dialogue  # no privacy entry point: the help node
+    assert step(d, new_session(d), Command("privacy")).session.node == d.entry["help"]
+    s = shipped_dialogue
+    assert step(s, new_session(s), Command("privacy")).session.node == s.entry["privacy"]

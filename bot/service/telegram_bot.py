@@ -238,8 +238,7 @@ class BabylossBot:
         elif name in ENGINE_COMMANDS:
             await self.run_step(update, context, Command(name, argument))
         elif name == "privacy":
-            target = "privacy" if "privacy" in self.dialogue.nodes else self.dialogue.entry["help"]
-            await self.run_step(update, context, target)
+            await self.run_step(update, context, Command("privacy"))
         elif name == "mydata":
             await self.send_my_data(update)
         elif name == "forget":
