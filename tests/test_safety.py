@@ -46,16 +46,19 @@ def test_recall_and_false_positive_rate(matcher, name: str) -> None:
     assert fp_rate <= 0.03
 
 
-def test_fresh_corpus_is_reported_as_it_is(matcher) -> None:
-    """tests/safety_fresh.yaml was written after everything else and never used to change
-    the phrase list: its figures are the honest estimate for unseen phrasing, far below
-    the target. This prints them and guards against the list getting worse; raising them
-    needs a better approach (see dialogues/safety/README.md), not phrases for these lines."""
-    corpus = yaml.safe_load((Path(__file__).parent / "safety_fresh.yaml").read_text())
+@pytest.mark.parametrize("name, floor", [("safety_fresh.yaml", 0.67), ("safety_unseen.yaml", 0.57)])
+def test_corpora_written_last_are_reported_as_they_are(matcher, name: str, floor: float) -> None:
+    """safety_fresh.yaml was measured once untouched (recall 0.592), then general
+    combinations were added after seeing its misses (0.672). safety_unseen.yaml was written
+    after that and measured once: 0.571. These are the honest figures for phrasing nobody
+    has listed, far below the target. The test prints them and guards against the list
+    getting worse; raising them needs a better kind of detection (see
+    dialogues/safety/README.md), never these sentences added as phrases."""
+    corpus = yaml.safe_load((Path(__file__).parent / name).read_text())
     recall = sum(is_risk(t, matcher) for t in corpus["risk"]) / len(corpus["risk"])
     fp_rate = sum(is_risk(t, matcher) for t in corpus["not_risk"]) / len(corpus["not_risk"])
-    print(f"\nsafety_fresh.yaml (unseen): recall {recall:.3f}, false positives {fp_rate:.1%}")
-    assert recall >= 0.59 and fp_rate <= 0.03
+    print(f"\n{name} (written last): recall {recall:.3f}, false positives {fp_rate:.1%}")
+    assert recall >= floor and fp_rate <= 0.03
 
 
 @pytest.mark.parametrize(
