@@ -319,3 +319,11 @@ async def test_housekeeping_jobs_run_without_error():
         assert await h.service.apply_retention() == 0
         await h.service.flush_visits()
         assert h.service.stats.errors == 0
+
+
+async def test_privacy_command_shows_the_privacy_node_of_the_shipped_dialogues():
+    from tests.conftest import ROOT
+
+    async with running(dialogues=ROOT / "dialogues") as h:
+        calls = await h.text(PARENT, "/privacy")
+        assert any("What I keep" in t for t in texts(calls))

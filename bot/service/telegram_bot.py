@@ -73,7 +73,7 @@ COMMANDS = [
 FORGET, KEEP, WIPE = "~|forget", "~|keep", "~|wipe"  # buttons the adapter handles itself
 STOP_PREFIX = "~|stop|"  # + reminder kind: the one-tap "stop these" under each reminder
 MESSAGE_DELETE_WINDOW = 47 * 3600  # Telegram lets bots delete messages under 48 hours old
-ENGINE_COMMANDS = {"menu", "help", "pause", "support", "back", "restart", "language"}
+ENGINE_COMMANDS = {"menu", "privacy", "help", "pause", "support", "back", "restart", "language"}
 ADMIN_COMMANDS = {"reload", "stats", "preview"}
 # Transient network errors and 5xx answers: back off and try again, then give up.
 RETRY_DELAYS = (0.5, 1.0, 2.0, 4.0, 8.0)
@@ -237,8 +237,6 @@ class BabylossBot:
             await self.run_step(update, context, Start())
         elif name in ENGINE_COMMANDS:
             await self.run_step(update, context, Command(name, argument))
-        elif name == "privacy":
-            await self.run_step(update, context, Command("privacy"))
         elif name == "mydata":
             await self.send_my_data(update)
         elif name == "forget":
