@@ -12,17 +12,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import html
-import json
 import logging
 import time
 from collections import Counter, deque
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 from telegram import (
     BotCommand,
     InlineKeyboardButton,
     InlineKeyboardMarkup,
-    InputFile,
     LinkPreviewOptions,
     Update,
 )
@@ -42,18 +40,19 @@ from telegram.ext import (
 
 from bot import engine
 from bot.engine import Command, Context, Other, Pause, Press, Reply, Say, Start, StepResult
-from bot.loader import load_dialogue_dir
-from bot.model import REMINDER_KINDS, Dialogue, freeze
-from bot.reminders import stop_variables
+from bot.model import REMINDER_KINDS, Dialogue
 from bot.safety import is_risk
+from bot.service.admin import ADMIN_COMMANDS, AdminMixin
 from bot.service.config import Config
 from bot.service.metrics import Metrics
+from bot.service.parent_data import FORGET, KEEP, WIPE, ParentDataMixin
 from bot.service.parents import ParentSessions
 from bot.service.reminder_jobs import Reminders
+from bot.service.reminder_messages import STOP_PREFIX, ReminderMessagesMixin
+from bot.service.sending import StopSending
 from bot.service.sessions import MemorySessions
 from bot.service.transport import AiohttpRequest
 from bot.service.updates import PerParentUpdateProcessor
-from bot.stats import database_stats, format_stats
 from bot.storage import Database, now_utc
 
 log = logging.getLogger("babyloss.bot")
@@ -70,20 +69,12 @@ COMMANDS = [
     ("forget", "Delete everything I keep about you"),
     ("language", "Change language, e.g. /language cy"),
 ]
-FORGET, KEEP, WIPE = "~|forget", "~|keep", "~|wipe"  # buttons the adapter handles itself
-STOP_PREFIX = "~|stop|"  # + reminder kind: the one-tap "stop these" under each reminder
-MESSAGE_DELETE_WINDOW = 47 * 3600  # Telegram lets bots delete messages under 48 hours old
 ENGINE_COMMANDS = {"menu", "privacy", "help", "pause", "support", "back", "restart", "language"}
-ADMIN_COMMANDS = {"reload", "stats", "preview"}
 # Transient network errors and 5xx answers: back off and try again, then give up.
 RETRY_DELAYS = (0.5, 1.0, 2.0, 4.0, 8.0)
 # One parent sending more than config.flood_limit updates within FLOOD_WINDOW seconds is
 # paused: the extra updates are dropped (never risk language) and they are told once.
 FLOOD_WINDOW = 10.0
-
-
-class StopSending(Exception):
-    """The parent has blocked the bot: stop this step's sends."""
 
 
 @dataclass
@@ -98,7 +89,7 @@ class Stats:
     visits: Counter = field(default_factory=Counter)
 
 
-class BabylossBot:
+class BabylossBot(ParentDataMixin, ReminderMessagesMixin, AdminMixin):
     """Holds the current dialogue and the parents' sessions; handles their updates."""
 
     def __init__(
@@ -276,112 +267,6 @@ class BabylossBot:
         )
         log.debug("update %s traceback", update_id, exc_info=error)
 
-    # -- The parent's data -------------------------------------------------------------
-    async def send_my_data(self, update: Update) -> None:
-        user_id, chat_id = update.effective_user.id, update.effective_chat.id
-        stored = await self.sessions.stored(user_id)
-        if stored is None:
-            await self.send_system(update, "nothing_stored")
-            return
-        payload = json.dumps(stored.export(), indent=2, ensure_ascii=False).encode()
-        with contextlib.suppress(StopSending):
-            await self._call(
-                self._bot.send_document,
-                chat_id=chat_id,
-                document=InputFile(payload, filename="mydata.json"),
-                caption=self._system_text("mydata_caption"),
-            )
-
-    async def ask_to_forget(self, update: Update) -> None:
-        buttons = (
-            engine.Button(self._system_text("forget_yes_label"), FORGET),
-            engine.Button(self._system_text("forget_no_label"), KEEP),
-        )
-        with contextlib.suppress(StopSending):
-            await self._remove_old_keyboard(update.effective_chat.id)
-            message = await self._send(
-                update.effective_chat.id, self._system_text("forget_confirm"), buttons
-            )
-            self.keyboards[update.effective_chat.id] = message.message_id
-
-    async def on_forget_button(self, update: Update, data: str) -> None:
-        user_id, chat_id = update.effective_user.id, update.effective_chat.id
-        with contextlib.suppress(StopSending):
-            await self._remove_old_keyboard(chat_id)
-            if data == KEEP:
-                await self._send(chat_id, self._system_text("kept"))
-            elif data == FORGET:
-                await self.sessions.forget(user_id)
-                log.info("a parent's data was deleted on request")
-                await self._send(chat_id, self._system_text("forgotten"))
-                message = await self._send(
-                    chat_id,
-                    self._system_text("chat_messages"),
-                    (engine.Button(self._system_text("wipe_label"), WIPE),),
-                )
-                self.keyboards[chat_id] = message.message_id
-            elif data == WIPE:
-                await self.delete_recent_messages(chat_id)
-                await self._send(chat_id, self._system_text("wiped"))
-
-    async def delete_recent_messages(self, chat_id: int) -> int:
-        now = time.monotonic()
-        recent = self.recent_messages.pop(chat_id, ())
-        ids = sorted({m for m, at in recent if now - at < MESSAGE_DELETE_WINDOW})
-        self.keyboards.pop(chat_id, None)
-        for start in range(0, len(ids), 100):  # deleteMessages takes up to 100 at a time
-            with contextlib.suppress(BadRequest):
-                await self._call(
-                    self._bot.delete_messages, chat_id=chat_id, message_ids=ids[start : start + 100]
-                )
-        return len(ids)
-
-    def _note_message(self, chat_id: int, message) -> None:
-        if message is None or getattr(message, "message_id", None) is None:
-            return
-        recent = self.recent_messages.get(chat_id)
-        if recent is None:
-            recent = self.recent_messages[chat_id] = deque(maxlen=300)
-        recent.append((message.message_id, time.monotonic()))
-
-    # -- Reminders -------------------------------------------------------------------------
-    async def send_reminder(self, user_id: int, session: engine.Session, kind: str) -> str:
-        """Send one reminder (its node, plus "stop these"). Returns sent, blocked or failed."""
-        dialogue = self.dialogue
-        node_id = dialogue.reminders.get(kind)
-        if node_id not in dialogue.nodes:
-            log.warning("reminder %s has no node in this dialogue version", kind)
-            return "failed"
-        result = engine.enter(dialogue, session, node_id, Context())
-        replies = result.replies
-        stop = engine.Button(self._system_text("stop_reminders_label"), STOP_PREFIX + kind)
-        try:
-            for i, reply in enumerate(replies):
-                buttons = (*reply.buttons, stop) if i == len(replies) - 1 else reply.buttons
-                await self._send(user_id, reply.text, buttons)
-        except StopSending:
-            return "blocked"
-        except TelegramError as exc:
-            log.warning("a reminder failed: %s", type(exc).__name__)
-            return "failed"
-        return "sent"
-
-    async def dispatch_reminders(self, context=None) -> Counter:
-        outcome = await self.reminders.dispatch()
-        for status, count in outcome.items():
-            self.metrics.reminders.labels(outcome=status).inc(count)
-        return outcome
-
-    async def stop_reminders(self, update: Update, kind: str) -> None:
-        user_id = update.effective_user.id
-        session = await self.sessions.get(user_id)
-        if session is None:
-            stored = await self.sessions.stored(user_id)
-            session = stored.session if stored else engine.new_session(self.dialogue)
-        stopped = replace(session, variables=freeze({**session.variables, **stop_variables(kind)}))
-        await self.sessions.put(user_id, stopped)
-        await self._send_quietly(update.effective_chat.id, self._system_text("reminders_stopped"))
-
     # -- Housekeeping (JobQueue) ----------------------------------------------------------
     async def flush_visits(self, context=None) -> None:
         if self.db is None or not self.pending_visits:
@@ -411,70 +296,6 @@ class BabylossBot:
             jobs.run_repeating(self.dispatch_reminders, interval=30, first=1, name="reminders")
         jobs.run_repeating(self.apply_retention, interval=24 * 3600, first=30, name="retention")
         jobs.run_repeating(self.expire_idle, interval=3600, first=3600, name="expire-idle")
-
-    # -- Admin ---------------------------------------------------------------------
-    async def on_admin(self, update: Update, context, name: str, argument: str) -> None:
-        if name == "reload":
-            ok, summary = self.reload()
-            await self._send_plain(update, summary)
-        elif name == "stats":
-            await self._send_plain(update, await self.stats_text())
-        elif name == "preview":
-            node = argument.strip()
-            if node not in self.dialogue.nodes:
-                from bot.problems import did_you_mean
-
-                await self._send_plain(
-                    update, f"No node '{node}'.{did_you_mean(node, self.dialogue.nodes)}"
-                )
-                return
-            result = engine.enter(
-                self.dialogue,
-                engine.new_session(self.dialogue),
-                node,
-                Context(first_name=update.effective_user.first_name or ""),
-            )
-            await self.send_outputs(update.effective_chat.id, result, remember_keyboard=False)
-
-    async def stats_text(self) -> str:
-        """The anonymous figures behind /stats: the database's, plus this run's counters."""
-        await self.flush_visits()
-        if self.db is not None:
-            stats = await asyncio.to_thread(database_stats, self.db.path)
-        else:
-            stats = {"remembered_parents": 0, "visits": dict(self.stats.visits), "reminders": {}}
-        run = (
-            f"Since start: {self.stats.updates} updates, {self.stats.steps} steps, "
-            f"{self.stats.crisis} crisis replies, {self.stats.errors} errors."
-        )
-        return format_stats(stats, self.dialogue, active_sessions=len(self.sessions)) + "\n" + run
-
-    def reload(self) -> tuple[bool, str]:
-        """Load the dialogues again; keep the old ones if the new ones have errors."""
-        result = load_dialogue_dir(
-            self.config.dialogues_path,
-            default_language=self.config.default_language,
-            variables=self.config.variables,
-        )
-        if not result.ok:
-            errors = [p for p in result.problems if p.is_error]
-            for problem in errors:
-                log.error("reload rejected: %s", problem.format().replace("\n", " "))
-            summary = (
-                f"Reload rejected: {len(errors)} error(s); still serving version "
-                f"{self.dialogue.version}."
-            )
-            log.error(summary)
-            return False, summary
-        old = self.dialogue.version
-        self.dialogue = result.dialogue
-        self.sessions.privacy_version = result.dialogue.settings.privacy_version
-        summary = (
-            f"Dialogues reloaded: version {old} -> {result.dialogue.version}, "
-            f"{len(result.dialogue.nodes)} nodes."
-        )
-        log.info(summary)
-        return True, summary
 
     # -- Steps -----------------------------------------------------------------------
     async def run_step(self, update: Update, context, inp) -> None:
