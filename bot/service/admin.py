@@ -13,7 +13,6 @@ from telegram import Update
 
 from bot import engine
 from bot.engine import Context
-from bot.loader import load_dialogue_dir
 from bot.stats import database_stats, format_stats
 
 log = logging.getLogger("babyloss.bot")
@@ -60,11 +59,7 @@ class AdminMixin:
 
     def reload(self) -> tuple[bool, str]:
         """Load the dialogues again; keep the old ones if the new ones have errors."""
-        result = load_dialogue_dir(
-            self.config.dialogues_path,
-            default_language=self.config.default_language,
-            variables=self.config.variables,
-        )
+        result = self.config.load_dialogues()
         if not result.ok:
             errors = [p for p in result.problems if p.is_error]
             for problem in errors:

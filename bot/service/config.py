@@ -53,6 +53,14 @@ class Config:
     log_format: str = "text"
     source: str = "(defaults)"
 
+    def load_dialogues(self):
+        """The dialogues as this config asks for them (path, language, variables)."""
+        from bot.loader import load_dialogue_dir
+
+        return load_dialogue_dir(
+            self.dialogues_path, default_language=self.default_language, variables=self.variables
+        )
+
     def __repr__(self) -> str:  # never show the token, even in a traceback or a debugger
         return f"Config(source={self.source!r}, mode={self.mode!r}, token=<hidden>)"
 

@@ -13,7 +13,6 @@ import sys
 
 from telegram import Update
 
-from bot.loader import load_dialogue_dir
 from bot.service.config import Config, ConfigError, load_config
 from bot.service.health import Health
 from bot.service.logs import setup_logging
@@ -26,9 +25,7 @@ WEBHOOK_PATH = "telegram"
 
 
 def load_service(config: Config, db: Database | None = None) -> BabylossBot:
-    result = load_dialogue_dir(
-        config.dialogues_path, default_language=config.default_language, variables=config.variables
-    )
+    result = config.load_dialogues()
     if not result.ok:
         errors = [p.format() for p in result.problems if p.is_error]
         raise ConfigError(
