@@ -1,4 +1,4 @@
-"""The ``babyloss-bot`` command: chat, validate, graph, test, safety and run.
+"""The ``babyloss-bot`` command: chat, validate, graph, test, safety, train and run.
 
 Each sub-command is a thin shell over the pure core; this module only parses arguments,
 reads files and prints.
@@ -22,9 +22,9 @@ def default_dialogues_dir() -> Path:
     return here if here.is_dir() else REPO_DIALOGUES
 
 
-def _print_problems(problems: list[Problem], out=sys.stdout) -> None:
+def _print_problems(problems: list[Problem], out=None) -> None:
     for problem in problems:
-        print(problem.format(), file=out)
+        print(problem.format(), file=out or sys.stdout)  # looked up now: tests capture it
 
 
 def _load_or_report(path: Path, lang: str | None = None) -> LoadResult:
@@ -135,17 +135,108 @@ def cmd_safety(args: argparse.Namespace) -> int:
 
     path = Path(args.dialogues) if args.dialogues else default_dialogues_dir()
     matcher, problems = load_risk_phrases(path)
+    _print_problems(problems, sys.stderr)
     if matcher is None:
-        _print_problems(problems, sys.stderr)
         return 1
+    if args.measure:
+        return _measure(matcher, Path(args.measure), args.show)
+    from bot.safety import CRISIS, assess
+
     texts = args.text or [line.rstrip("\n") for line in sys.stdin]
     fired_any = False
     for text in texts:
-        fired = matcher.matches(text)
-        fired_any |= bool(fired)
-        verdict = "CRISIS REPLY  (matched: " + "; ".join(fired) + ")" if fired else "no match"
+        level = assess(text, matcher)
+        fired_any |= level is not None
+        why = "; ".join(matcher.matches(text))
+        if level == CRISIS:
+            verdict = f"CRISIS REPLY  (matched: {why})"
+        elif level:
+            verdict = f"ASK FIRST: 'are you having thoughts of ending your life?'  ({why})"
+        else:
+            verdict = "no match"
         print(f"{text!r}: {verdict}")
     return 0 if fired_any or not texts else 3
+
+
+def _measure(matcher, corpus: Path, show: bool) -> int:
+    """Recall and false alarms on a labelled file (risk / not_risk / unsure lists)."""
+    from bot.safety import ASK, CRISIS, assess
+    from bot.safety.train import read_examples
+
+    if not corpus.is_file():
+        print(f"No such file: {corpus}", file=sys.stderr)
+        return 1
+    examples, problems = read_examples([corpus])
+    if problems:
+        _print_problems(problems, sys.stderr)
+        return 1
+    levels = {e.text: assess(e.text, matcher) for e in examples}
+    fired = {t: level == CRISIS for t, level in levels.items()}
+    rows = [("risk", 1, "recall (crisis reply sent)"), ("not_risk", 0, "false alarms")]
+    for name, label, what in rows:
+        group = [e.text for e in examples if e.label == label]
+        if group:
+            hits = sum(fired[t] for t in group)
+            print(f"{name}: {what} {hits / len(group):.3f} ({hits}/{len(group)})")
+    unsure = [e.text for e in examples if e.label is None]
+    if unsure:
+        hits = sum(fired[t] for t in unsure)
+        print(f"unsure: crisis reply sent {hits}/{len(unsure)}")
+    for name, label in (("risk", 1), ("not_risk", 0), ("unsure", None)):
+        group = [e.text for e in examples if e.label == label]
+        if group:
+            asked = sum(levels[t] == ASK for t in group)
+            print(f"{name}: asked directly first {asked}/{len(group)}")
+    if show:
+        for e in examples:
+            if e.label == 1 and not fired[e.text]:
+                print(f"  {'asked' if levels[e.text] else 'missed'}: {e.text}")
+            elif e.label == 0 and levels[e.text]:
+                kind = "false alarm" if fired[e.text] else "asked"
+                print(f"  {kind}: {e.text}  <- {'; '.join(matcher.matches(e.text))}")
+    return 0
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from bot.safety import MODEL_FILE, parse_risk_phrases
+    from bot.safety.train import TRAINING_DIR, train
+
+    path = Path(args.dialogues) if args.dialogues else default_dialogues_dir()
+    phrases = path / "safety" / "risk-phrases.yaml"
+    try:
+        matcher, problems = parse_risk_phrases(phrases.read_bytes(), str(phrases))
+    except OSError:
+        print(f"No safety phrase list at {phrases}", file=sys.stderr)
+        return 1
+    if matcher is None:
+        _print_problems(problems, sys.stderr)
+        return 1
+    try:
+        import sklearn  # noqa: F401
+    except ImportError:
+        print(
+            'Training needs scikit-learn, which the bot itself does not: pip install -e ".[train]"',
+            file=sys.stderr,
+        )
+        return 2
+    print(f"Training on the examples in {path / TRAINING_DIR} (each file held out in turn)...")
+    model, figures, problems = train(path, matcher)
+    if model is None:
+        _print_problems(problems, sys.stderr)
+        return 1
+    (path / MODEL_FILE).write_text(model.to_json(figures) + "\n", encoding="utf-8")
+    held, asked = figures["held_out_by_writer"], figures["asked_or_crisis_held_out"]
+    print(
+        f"{figures['risk_examples']} risk and {figures['other_examples']} other examples "
+        f"from {len(figures['writers'])} files; crisis reply at {model.threshold:.2f}, "
+        f"ask first from {model.ask_threshold:.2f}.\n"
+        f"On each file when held out (phrases and model together): crisis reply on "
+        f"{held.get('recall', 0):.1%} of risk messages and {held.get('false_positives', 0):.1%}"
+        f" of others; crisis reply or asked on {asked.get('recall', 0):.1%} and "
+        f"{asked.get('false_positives', 0):.1%}.\n"
+        f"Wrote {path / MODEL_FILE}"
+    )
+    return 0
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -220,7 +311,19 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("safety", help="show whether the safety net fires on some text")
     p.add_argument("text", nargs="*", help="texts to check (default: one per line on stdin)")
     p.add_argument("--dialogues", metavar="PATH")
+    p.add_argument(
+        "--measure",
+        metavar="FILE",
+        help="report recall and false alarms on a labelled file (risk/not_risk/unsure)",
+    )
+    p.add_argument("--show", action="store_true", help="with --measure, list misses and alarms")
     p.set_defaults(func=cmd_safety)
+
+    p = sub.add_parser(
+        "train", help="train the safety model from dialogues/safety/training/ (needs [train])"
+    )
+    p.add_argument("--dialogues", metavar="PATH")
+    p.set_defaults(func=cmd_train)
 
     p = sub.add_parser("run", help="serve the dialogues on Telegram (needs a bot token)")
     p.add_argument("--config", metavar="FILE", help="configuration file (see config.example.yaml)")

@@ -15,7 +15,7 @@ from bot.checks import callback_data
 from bot.dates import parse_day_month
 from bot.model import Dialogue, Node, Option, Text, conditions_hold, freeze
 from bot.reminders import PREFERENCE_VARIABLES
-from bot.safety import is_risk
+from bot.safety import ASK, CRISIS, assess
 from bot.templating import render
 
 HISTORY_LIMIT = 30
@@ -223,6 +223,7 @@ def _command(d: Dialogue, s: Session, cmd: Command, ctx: Context) -> StepResult:
 
 
 RESUME, FRESH = "~|resume", "~|fresh"  # '~' never starts a node id: no clash possible
+UNSAFE, SAFE = "~|unsafe", "~|safe"  # the answers to "are you having thoughts of..."
 
 
 def welcome_back(dialogue: Dialogue, session: Session) -> StepResult:
@@ -241,6 +242,11 @@ def _press(d: Dialogue, s: Session, data: str, ctx: Context) -> StepResult:
         return _goto(d, s, target, ctx, remember=False, events=("resumed",))
     if data == FRESH:
         return step(d, s, Start(), ctx)
+    if data == UNSAFE:
+        return _goto(d, s, d.entry["crisis"], ctx, events=("crisis", "safety_check_yes"))
+    if data == SAFE:  # where they were, untouched: the check never moved them
+        text = d.system("safety_check_thanks")
+        return _redisplay(d, s, ctx, text, events=("safety_check_no",))
     option = _option_from_data(d, s, data)
     if option is None:
         return _redisplay(d, s, ctx, d.system("moved_on"), events=("stale",))
@@ -264,9 +270,12 @@ def _option_from_data(d: Dialogue, s: Session, data: str) -> Option | None:
 
 
 def _say(d: Dialogue, s: Session, text: str, ctx: Context) -> StepResult:
-    if is_risk(text, d.risk_phrases):
+    level = assess(text, d.risk_phrases)
+    if level == CRISIS:
         # Safety first: wherever the parent is, risk language gets the crisis reply now.
         return _goto(d, s, d.entry["crisis"], ctx, events=("crisis",))
+    if level == ASK:
+        return _safety_check(d, s)
     node = d.nodes.get(s.node) if s.node else None
     if node is None:
         return step(d, s, Start(), ctx)
@@ -289,6 +298,17 @@ def _say(d: Dialogue, s: Session, text: str, ctx: Context) -> StepResult:
         if _normalise(option.label.pick(lang, d.settings.default_language)) == words:
             return _press(d, s, _data_for(node, option), ctx)
     return _redisplay(d, s, ctx, d.system("use_buttons"), events=("unrouted",))
+
+
+def _safety_check(d: Dialogue, s: Session) -> StepResult:
+    """The safety net is unsure: ask directly, with the crisis reply one tap away. The
+    parent stays where they were, so "No, I'm safe" carries on from there."""
+    buttons = (
+        Button(_t(d, s, d.system("safety_check_yes_label")), UNSAFE),
+        Button(_t(d, s, d.system("safety_check_no_label")), SAFE),
+    )
+    reply = Reply(_t(d, s, d.system("safety_check")), buttons, kind="system")
+    return StepResult(s, (reply,), ("safety_check",))
 
 
 def _normalise(text: str) -> str:

@@ -730,9 +730,15 @@ def load_dialogue_dir(path: str | Path, **kwargs) -> LoadResult:
     if "risk_phrases" not in kwargs:
         kwargs["risk_phrases"], safety_problems = load_risk_phrases(Path(path))
     result = load_dialogue(files, **kwargs)
-    if safety_problems:
+    if has_errors(safety_problems):
         return LoadResult(
             None, sorted(safety_problems + result.problems, key=Problem.sort_key), result.draft
+        )
+    if safety_problems:  # warnings, such as a model older than its examples
+        return LoadResult(
+            result.dialogue,
+            sorted(safety_problems + result.problems, key=Problem.sort_key),
+            result.draft,
         )
     return result
 

@@ -62,6 +62,13 @@ DEFAULT_SYSTEM_MESSAGES = {
     "your time: I'm still here.",
     "stop_reminders_label": "Stop these reminders",
     "reminders_stopped": "Done: I won't send you these reminders any more.",
+    "safety_check": "Thank you for telling me. I'm an automated guide, and I'd like to ask "
+    "you something directly, because it matters: are you having thoughts of ending your "
+    "life, or of hurting yourself?",
+    "safety_check_yes_label": "Yes, or I'm not sure",
+    "safety_check_no_label": "No, I'm safe",
+    "safety_check_thanks": "Thank you for letting me know. If that changes, /support and "
+    'the "I need help now" button are always here. Let\'s carry on.',
 }
 
 

@@ -224,6 +224,26 @@ _CATALOGUE = [
         "bad safety phrase list",
         "Each list entry is a phrase in plain words; see dialogues/safety/README.md.",
     ),
+    Code(
+        "BL071",
+        ERROR,
+        "safety model damaged",
+        "Train it again with 'babyloss-bot train' (see dialogues/safety/README.md), or "
+        "restore risk-model.json from git.",
+    ),
+    Code(
+        "BL072",
+        WARNING,
+        "safety model older than its training examples",
+        "The examples in safety/training/ changed since the model was trained: run "
+        "'babyloss-bot train' and commit the new risk-model.json.",
+    ),
+    Code(
+        "BL073",
+        ERROR,
+        "bad safety training file",
+        "A training file has three lists of quoted messages: risk, not_risk and unsure.",
+    ),
     # Conversation tests
     Code(
         "BL080",

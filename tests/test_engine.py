@@ -235,3 +235,50 @@ def test_privacy_command_uses_the_privacy_entry_point_or_help(example_dialogue, 
     assert step(d, new_session(d), Command("privacy")).session.node == d.entry["help"]
     s = shipped_dialogue
     assert step(s, new_session(s), Command("privacy")).session.node == s.entry["privacy"]
+
+
+def _with_model(d):
+    """The example dialogue with a tiny hand-made model: 'sad' alone makes it unsure
+    (about 0.73, between ask 0.5 and crisis 0.9); 'gone' makes it sure."""
+    from dataclasses import replace
+
+    from bot.safety.model import Block, RiskModel
+
+    model = RiskModel(
+        (Block("words", {"sad": (1.0, 3.0), "gone": (1.0, 10.0)}),),
+        bias=-2.0,
+        threshold=0.9,
+        trained_on="test",
+        ask_threshold=0.5,
+    )
+    return replace(d, risk_phrases=replace(d.risk_phrases, model=model))
+
+
+def test_when_the_safety_net_is_unsure_it_asks_directly_and_keeps_the_parent_in_place(
+    example_dialogue,
+):
+    d = _with_model(example_dialogue)
+    node = next(n for n in d.nodes if n not in ("crisis", d.entry["start"]))
+    session = enter(d, new_session(d), node).session
+    asked = step(d, session, Say("so sad"))
+    assert asked.events == ("safety_check",)
+    assert asked.session == session  # nowhere else yet
+    assert "thoughts of ending your life" in asked.replies[0].text
+    assert [b.label for b in asked.buttons] == ["Yes, or I'm not sure", "No, I'm safe"]
+
+    safe = press(d, asked, "No, I'm safe")
+    assert safe.session.node == node and "safety_check_no" in safe.events
+    assert "Let's carry on" in safe.replies[0].text
+    assert safe.buttons  # the node's own buttons again
+
+    unsafe = press(d, asked, "Yes, or I'm not sure")
+    assert unsafe.session.node == "crisis" and "crisis" in unsafe.events
+    assert any("116 123" in t for t in texts(unsafe))
+
+
+def test_a_confident_model_sends_the_crisis_reply_without_asking(example_dialogue):
+    d = _with_model(example_dialogue)
+    result = step(d, new_session(d), Say("gone"))
+    assert result.session.node == "crisis" and "crisis" in result.events
+    plain = step(d, new_session(d), Say("hello there"))
+    assert "safety_check" not in plain.events and "crisis" not in plain.events

@@ -327,3 +327,26 @@ async def test_privacy_command_shows_the_privacy_node_of_the_shipped_dialogues()
     async with running(dialogues=ROOT / "dialogues") as h:
         calls = await h.text(PARENT, "/privacy")
         assert any("What I keep" in t for t in texts(calls))
+
+
+async def test_when_the_safety_net_is_unsure_the_bot_asks_and_carries_on(tmp_path):
+    from bot.safety.model import Block, RiskModel
+
+    folder = tmp_path / "d"
+    shutil.copytree(EXAMPLE, folder)
+    # A hand-made model: "sad" alone leaves it unsure (about 0.73: ask first, not crisis).
+    model = RiskModel((Block("words", {"sad": (1.0, 3.0)}),), -2.0, 0.9, "test", ask_threshold=0.5)
+    (folder / "safety" / "risk-model.json").write_text(model.to_json())
+    async with running(dialogues=folder) as h:
+        await h.text(PARENT, "/start")
+        before = h.last_keyboard(PARENT)[1]
+        calls = await h.text(PARENT, "so sad tonight")
+        assert "thoughts of ending your life" in texts(calls)[0]
+        assert h.service.stats.safety_checks == 1 and h.service.stats.crisis == 0
+        calls = await h.press(PARENT, "No, I'm safe")
+        assert "Let's carry on" in texts(calls)[0]
+        assert h.last_keyboard(PARENT)[1] == before  # back where they were
+        await h.text(PARENT, "sad again")
+        calls = await h.press(PARENT, "Yes, or I'm not sure")
+        assert any("116 123" in t for t in texts(calls))
+        assert h.service.stats.crisis == 1

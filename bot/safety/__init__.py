@@ -1,9 +1,11 @@
 """The safety net: spot risk language in anything a parent types, wherever they are.
 
-The phrase lists live in YAML (``dialogues/safety/risk-phrases.yaml``) so volunteers and
-clinicians can review them; this module only normalises text (case, punctuation, emoji,
-common misspellings and text-speak) and matches the phrases. It is pure and fast: it runs
-on every free-text message before anything else.
+Two parts, either of which sends the crisis reply. The phrase list
+(``dialogues/safety/risk-phrases.yaml``) is what volunteers and clinicians write and review;
+this module normalises text (case, punctuation, emoji, common misspellings and text-speak)
+and matches the phrases. The model (``bot/safety/model.py``), learned from the labelled
+examples in ``dialogues/safety/training/``, catches risk said in words nobody listed. Both
+are pure and fast: they run on every free-text message before anything else.
 """
 
 from __future__ import annotations
@@ -11,13 +13,15 @@ from __future__ import annotations
 import difflib
 import re
 import unicodedata
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from bot.problems import Problem
+from bot.problems import Problem, has_errors
+from bot.safety.model import RiskModel, parse_risk_model
 from bot.yaml_reader import YList, YMap, read_yaml
 
 PHRASES_FILE = Path("safety") / "risk-phrases.yaml"
+MODEL_FILE = Path("safety") / "risk-model.json"
 GAP_WORDS = 3  # how many words a '*' in a phrase may stand for
 _KEYS = ("phrases", "exceptions", "spellings", "fuzzy_words")
 _APOSTROPHES = str.maketrans({"\u2019": "", "\u2018": "", "'": "", "`": "", "\u02bc": ""})
@@ -31,6 +35,7 @@ class RiskMatcher:
     spellings: dict = field(default_factory=dict)  # word -> replacement words
     fuzzy_words: tuple[str, ...] = ()
     source: tuple[str, ...] = ()  # the phrases as written, for reports
+    model: RiskModel | None = None  # the learned second opinion, when there is one
 
     def prepare(self, text: str) -> str:
         """The text as the phrases see it: normalised, exceptions cut out, spellings fixed."""
@@ -43,14 +48,51 @@ class RiskMatcher:
     def matches(self, text: str) -> list[str]:
         """The phrases (as written in the YAML) that fire on ``text``."""
         norm = self.prepare(text)
-        return [self.source[i] for i, p in enumerate(self.phrases) if p.search(norm)]
+        fired = [self.source[i] for i, p in enumerate(self.phrases) if p.search(norm)]
+        if self.model is not None:
+            score = self.model.score(norm)
+            words = ", ".join(repr(w) for w in self.model.explain(norm))
+            if score >= self.model.threshold:
+                fired.append(f"model {score:.2f} >= {self.model.threshold:.2f} ({words})")
+            elif score >= self.model.ask_threshold and not fired:
+                fired.append(
+                    f"ask first: model {score:.2f} >= {self.model.ask_threshold:.2f} ({words})"
+                )
+        return fired
+
+    def signature(self) -> str:
+        """How text is prepared (exceptions, spellings, fuzzy words): the model learned
+        from text prepared this way, so a change here makes it stale."""
+        return repr(
+            ([e.pattern for e in self.exceptions], sorted(self.spellings.items()), self.fuzzy_words)
+        )
+
+
+CRISIS, ASK = "crisis", "ask"
+
+
+def assess(text: str, matcher: RiskMatcher | None) -> str | None:
+    """CRISIS: send the crisis reply now (a phrase matched, or the model is confident).
+    ASK: the model is unsure, so ask the parent directly whether they are safe; asking
+    about suicide does not put the idea in anyone's head, and it reaches many risk
+    messages no phrase lists. None: nothing to act on."""
+    if matcher is None or not text:
+        return None
+    norm = matcher.prepare(text)
+    if any(p.search(norm) for p in matcher.phrases):
+        return CRISIS
+    if matcher.model is None:
+        return None
+    # The model reads the same prepared text: denials and everyday phrases already cut out.
+    score = matcher.model.score(norm)
+    if score >= matcher.model.threshold:
+        return CRISIS
+    return ASK if score >= matcher.model.ask_threshold else None
 
 
 def is_risk(text: str, matcher: RiskMatcher | None) -> bool:
-    if matcher is None or not text:
-        return False
-    norm = matcher.prepare(text)
-    return any(p.search(norm) for p in matcher.phrases)
+    """Whether the crisis reply is sent straight away."""
+    return assess(text, matcher) == CRISIS
 
 
 def normalise(text: str, spellings: dict | None = None, fuzzy_words: tuple[str, ...] = ()) -> str:
@@ -108,10 +150,10 @@ def _balanced_flat(phrase: str) -> bool:
 
 
 def load_risk_phrases(dialogue_dir: Path) -> tuple[RiskMatcher | None, list[Problem]]:
-    """Read and compile ``<dialogue_dir>/safety/risk-phrases.yaml``."""
-    path = (
-        dialogue_dir / PHRASES_FILE if dialogue_dir.is_dir() else dialogue_dir.parent / PHRASES_FILE
-    )
+    """Read and compile ``<dialogue_dir>/safety/risk-phrases.yaml``, with the model beside
+    it (``risk-model.json``) when there is one."""
+    base = dialogue_dir if dialogue_dir.is_dir() else dialogue_dir.parent
+    path = base / PHRASES_FILE
     name = str(path)
     try:
         data = path.read_bytes()
@@ -123,7 +165,45 @@ def load_risk_phrases(dialogue_dir: Path) -> tuple[RiskMatcher | None, list[Prob
                 name,
             )
         ]
-    return parse_risk_phrases(data, name)
+    matcher, problems = parse_risk_phrases(data, name)
+    if matcher is None:
+        return None, problems
+    model, model_problems = load_risk_model(base, matcher)
+    if has_errors(model_problems):
+        return None, problems + model_problems
+    return replace(matcher, model=model), problems + model_problems
+
+
+def load_risk_model(base: Path, matcher: RiskMatcher) -> tuple[RiskModel | None, list[Problem]]:
+    """The model beside the phrases, checked against its training examples: a damaged
+    model is an error (BL071), one older than its examples a warning (BL072)."""
+    from bot.safety.train import fingerprint, read_examples, training_files
+
+    path = base / MODEL_FILE
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        return None, []
+    except OSError as exc:
+        return None, [
+            Problem("BL071", f"the safety model cannot be read: {exc.strerror}", str(path))
+        ]
+    model, problems = parse_risk_model(data, str(path))
+    files = training_files(base)
+    if model is not None and files and model.trained_on != fingerprint(files, matcher):
+        # The examples changed since training: check them now, so a volunteer's slip in
+        # one is found by `validate` rather than by the next person to train.
+        problems += read_examples(files)[1]
+        problems.append(
+            Problem(
+                "BL072",
+                "the safety model was trained on other examples than those in "
+                f"{base / 'safety' / 'training'}, or before the phrase list's exceptions "
+                "or spellings changed",
+                str(path),
+            )
+        )
+    return model, problems
 
 
 def parse_risk_phrases(data: bytes, name: str) -> tuple[RiskMatcher | None, list[Problem]]:
@@ -201,14 +281,16 @@ def parse_risk_phrases(data: bytes, name: str) -> tuple[RiskMatcher | None, list
             )
         )
     phrases = words("phrases")
+    # Every list is read before deciding: a slip in any of them is reported, never skipped.
+    exceptions = words("exceptions")
+    fuzzy = tuple(normalise(w).strip() for w, _ in words("fuzzy_words"))
     if not phrases and not problems:
         problems.append(Problem("BL070", "no phrases: the safety net would never fire", name))
     if problems:
         return None, problems
-    fuzzy = tuple(normalise(w).strip() for w, _ in words("fuzzy_words"))
     matcher = RiskMatcher(
         phrases=tuple(compile_phrase(p, spellings) for p, _ in phrases),
-        exceptions=tuple(compile_phrase(e) for e, _ in words("exceptions")),
+        exceptions=tuple(compile_phrase(e) for e, _ in exceptions),
         spellings=spellings,
         fuzzy_words=fuzzy,
         source=tuple(p for p, _ in phrases),

@@ -53,7 +53,8 @@ class AdminMixin:
             stats = {"remembered_parents": 0, "visits": dict(self.stats.visits), "reminders": {}}
         run = (
             f"Since start: {self.stats.updates} updates, {self.stats.steps} steps, "
-            f"{self.stats.crisis} crisis replies, {self.stats.errors} errors."
+            f"{self.stats.crisis} crisis replies, {self.stats.safety_checks} safety checks, "
+            f"{self.stats.errors} errors."
         )
         return format_stats(stats, self.dialogue, active_sessions=len(self.sessions)) + "\n" + run
 

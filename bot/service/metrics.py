@@ -21,6 +21,11 @@ class Metrics:
         self.crisis = Counter(
             "babyloss_crisis_replies", "Crisis replies sent", registry=self.registry
         )
+        self.safety_checks = Counter(
+            "babyloss_safety_checks",
+            "Times the safety net asked a parent directly whether they were safe",
+            registry=self.registry,
+        )
         self.reminders = Counter(
             "babyloss_reminders", "Reminders by outcome", ["outcome"], registry=self.registry
         )

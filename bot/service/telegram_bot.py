@@ -41,7 +41,7 @@ from telegram.ext import (
 from bot import engine
 from bot.engine import Command, Context, Other, Pause, Press, Reply, Say, Start, StepResult
 from bot.model import REMINDER_KINDS, Dialogue
-from bot.safety import is_risk
+from bot.safety import assess
 from bot.service.admin import ADMIN_COMMANDS, AdminMixin
 from bot.service.config import Config
 from bot.service.metrics import Metrics
@@ -85,6 +85,7 @@ class Stats:
     steps: int = 0
     errors: int = 0
     crisis: int = 0
+    safety_checks: int = 0
     throttled: int = 0
     visits: Counter = field(default_factory=Counter)
 
@@ -182,13 +183,13 @@ class BabylossBot(ParentDataMixin, ReminderMessagesMixin, AdminMixin):
     async def on_other(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         caption = update.effective_message.caption
         # A caption is typed words too: it passes the safety net like any text.
-        inp = Say(caption) if caption and is_risk(caption, self.dialogue.risk_phrases) else Other()
+        inp = Say(caption) if caption and self._concerning(caption) else Other()
         await self.run_step(update, context, inp)
 
     async def on_edited(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         # An edit is not a new step, but risk language in it still gets the crisis reply.
         text = update.effective_message.text or update.effective_message.caption or ""
-        if is_risk(text, self.dialogue.risk_phrases):
+        if self._concerning(text):
             await self.run_step(update, context, Say(text))
 
     async def on_button(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -297,6 +298,10 @@ class BabylossBot(ParentDataMixin, ReminderMessagesMixin, AdminMixin):
         jobs.run_repeating(self.apply_retention, interval=24 * 3600, first=30, name="retention")
         jobs.run_repeating(self.expire_idle, interval=3600, first=3600, name="expire-idle")
 
+    def _concerning(self, text: str) -> bool:
+        """Whether the safety net would act on these words (crisis reply or asking)."""
+        return assess(text, self.dialogue.risk_phrases) is not None
+
     # -- Steps -----------------------------------------------------------------------
     async def run_step(self, update: Update, context, inp) -> None:
         user, chat = update.effective_user, update.effective_chat
@@ -306,9 +311,7 @@ class BabylossBot(ParentDataMixin, ReminderMessagesMixin, AdminMixin):
         self.metrics.updates.inc()
         started = time.perf_counter()
         self.blocked.discard(chat.id)  # they are writing to us, so they have not blocked us
-        if self._flooding(user.id) and not (
-            isinstance(inp, Say) and is_risk(inp.text, self.dialogue.risk_phrases)
-        ):
+        if self._flooding(user.id) and not (isinstance(inp, Say) and self._concerning(inp.text)):
             self.stats.throttled += 1
             now = time.monotonic()
             if self._slowed_until.get(user.id, 0.0) < now:
@@ -324,7 +327,7 @@ class BabylossBot(ParentDataMixin, ReminderMessagesMixin, AdminMixin):
             # Not in memory: a parent who asked to be remembered may be coming back.
             returning = await self.sessions.stored(user.id)
             session = returning.session if returning else engine.new_session(dialogue)
-        risky = isinstance(inp, Say) and is_risk(inp.text, dialogue.risk_phrases)
+        risky = isinstance(inp, Say) and assess(inp.text, dialogue.risk_phrases) is not None
         if returning and not risky and not isinstance(inp, Press):
             if (
                 returning.privacy_version != dialogue.settings.privacy_version
@@ -382,6 +385,10 @@ class BabylossBot(ParentDataMixin, ReminderMessagesMixin, AdminMixin):
                 self.stats.crisis += 1
                 self.metrics.crisis.inc()
                 log.info("safety net: crisis reply sent")
+            elif event == "safety_check":
+                self.stats.safety_checks += 1
+                self.metrics.safety_checks.inc()
+                log.info("safety net: asked directly whether the parent is safe")
 
     async def send_outputs(
         self, chat_id: int, result: StepResult, *, remember_keyboard: bool = True
