@@ -301,3 +301,26 @@ def test_library_logs_of_unparsable_updates_keep_no_parent_data() -> None:
     assert "Error while parsing updates!" in logs and "[update data not logged]" in logs
     for secret in ("424242", "Zelda", "my words"):
         assert secret not in logs
+
+
+def test_freed_memory_is_handed_back_to_the_system_once_a_minute() -> None:
+    import platform
+
+    from bot.service.memory import release_free_memory
+
+    # glibc keeps freed heap memory; malloc_trim returns it. Elsewhere it is a no-op.
+    assert release_free_memory() is (platform.libc_ver()[0] == "glibc")
+
+
+def test_housekeeping_includes_handing_memory_back() -> None:
+    from bot.loader import load_dialogue_dir
+    from bot.service.config import Config
+    from bot.service.telegram_bot import BabylossBot
+
+    dialogue = load_dialogue_dir(EXAMPLE).dialogue
+    config = Config(token="123:abc", dialogues_path=EXAMPLE, source="test")
+    service = BabylossBot(config, dialogue)
+    app = service.build_application()
+    service.schedule_housekeeping(app)
+    jobs = app.job_queue.get_jobs_by_name("release-memory")
+    assert len(jobs) == 1 and jobs[0].job.trigger.interval.total_seconds() == 60

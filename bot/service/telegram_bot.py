@@ -44,6 +44,7 @@ from bot.model import REMINDER_KINDS, Dialogue
 from bot.safety import assess
 from bot.service.admin import ADMIN_COMMANDS, AdminMixin
 from bot.service.config import Config
+from bot.service.memory import release_free_memory_job
 from bot.service.metrics import Metrics
 from bot.service.parent_data import FORGET, KEEP, WIPE, ParentDataMixin
 from bot.service.parents import ParentSessions
@@ -297,6 +298,7 @@ class BabylossBot(ParentDataMixin, ReminderMessagesMixin, AdminMixin):
             jobs.run_repeating(self.dispatch_reminders, interval=30, first=1, name="reminders")
         jobs.run_repeating(self.apply_retention, interval=24 * 3600, first=30, name="retention")
         jobs.run_repeating(self.expire_idle, interval=3600, first=3600, name="expire-idle")
+        jobs.run_repeating(release_free_memory_job, interval=60, first=60, name="release-memory")
 
     def _concerning(self, text: str) -> bool:
         """Whether the safety net would act on these words (crisis reply or asking)."""
