@@ -204,7 +204,7 @@ async def main_async(args) -> None:
     floor, ours = results["echo bot (floor)"], results["babyloss-bot"]
     print(
         f"babyloss-bot / echo steps/s: {ours['steps_per_s'] / floor['steps_per_s']:.2f} "
-        "(target >= 0.5); p99 target < 500 ms"
+        "(target >= 1.0); p99 target < 250 ms; peak RSS target < 80 MB"
     )
 
 

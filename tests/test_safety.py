@@ -192,11 +192,11 @@ def test_the_exported_model_scores_exactly_as_scikit_learn_does() -> None:
     expected = clf.predict_proba(union.transform(probe))[:, 1]
     for text, want in zip(probe, expected, strict=True):
         assert model.score(m.prepare(text)) == pytest.approx(want, abs=1e-9)
-    # Saved with five significant figures, read back: still the same decisions.
+    # Saved and read back: exactly the same numbers.
     reread, problems = parse_risk_model(model.to_json().encode(), "model.json")
     assert problems == []
     for text, want in zip(probe, expected, strict=True):
-        assert reread.score(m.prepare(text)) == pytest.approx(want, abs=1e-3)
+        assert reread.score(m.prepare(text)) == pytest.approx(want, abs=1e-9)
 
 
 def test_the_threshold_keeps_held_out_false_alarms_within_the_limit() -> None:
@@ -267,3 +267,33 @@ def test_safety_measure_reports_recall_and_false_alarms(tmp_path: Path, capsys) 
     corpus.write_text("risk: [1, 2]\n")
     assert main(["safety", "--measure", str(corpus)]) == 1
     assert "c.yaml:1:8: BL073" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "data, why",
+    [
+        (b"{not json", "not valid JSON"),
+        (b'{"format": 1}', "not a format-2 model file"),
+        (b'{"format": 2, "blocks": []}', "missing or malformed"),
+        (
+            b'{"format": 2, "trained_on": "x", "threshold": 0.9, "bias": 0, "blocks": '
+            b'[{"analyzer": "words", "features": "a", "idf": "!!", "weight": "AA=="}]}',
+            "missing or malformed",
+        ),
+        (
+            b'{"format": 2, "trained_on": "x", "threshold": 0.9, "bias": 0, "blocks": '
+            b'[{"analyzer": "words", "features": "a\\nb", "idf": "AAAAAAAA8D8=", '
+            b'"weight": "AAAAAAAA8D8="}]}',
+            "1 numbers for 2 features",
+        ),
+        (
+            b'{"format": 2, "trained_on": "x", "threshold": 0.9, "bias": 0, "blocks": '
+            b'[{"analyzer": "smell", "features": "a", "idf": "", "weight": ""}]}',
+            "unknown analyzer",
+        ),
+    ],
+)
+def test_a_damaged_model_file_is_explained_not_raised(data: bytes, why: str) -> None:
+    model, problems = parse_risk_model(data, "risk-model.json")
+    assert model is None and problems[0].code == "BL071"
+    assert why in problems[0].message
