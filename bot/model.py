@@ -68,7 +68,7 @@ DEFAULT_SYSTEM_MESSAGES = {
     "safety_check_yes_label": "Yes, or I'm not sure",
     "safety_check_no_label": "No, I'm safe",
     "safety_check_thanks": "Thank you for letting me know. If that changes, /support and "
-    'the "I need help now" button are always here. Let\'s carry on.',
+    'the "I need help now" button are always here. We can carry on whenever you\'re ready.',
 }
 
 

@@ -268,7 +268,7 @@ def test_when_the_safety_net_is_unsure_it_asks_directly_and_keeps_the_parent_in_
 
     safe = press(d, asked, "No, I'm safe")
     assert safe.session.node == node and "safety_check_no" in safe.events
-    assert "Let's carry on" in safe.replies[0].text
+    assert "carry on whenever you're ready" in safe.replies[0].text
     assert safe.buttons  # the node's own buttons again
 
     unsafe = press(d, asked, "Yes, or I'm not sure")

@@ -344,7 +344,7 @@ async def test_when_the_safety_net_is_unsure_the_bot_asks_and_carries_on(tmp_pat
         assert "thoughts of ending your life" in texts(calls)[0]
         assert h.service.stats.safety_checks == 1 and h.service.stats.crisis == 0
         calls = await h.press(PARENT, "No, I'm safe")
-        assert "Let's carry on" in texts(calls)[0]
+        assert "carry on whenever you're ready" in texts(calls)[0]
         assert h.last_keyboard(PARENT)[1] == before  # back where they were
         await h.text(PARENT, "sad again")
         calls = await h.press(PARENT, "Yes, or I'm not sure")
