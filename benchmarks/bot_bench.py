@@ -53,6 +53,12 @@ class BenchApi(FakeBotApi):
         return response
 
 
+def cpu_seconds(pid: int) -> float:
+    """User plus system CPU time the process has used so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def peak_rss_mb(pid: int) -> float:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmHWM:"):
@@ -128,9 +134,10 @@ async def run_bot(
     try:
         await api.wait_for(lambda c: c.method == "getUpdates", timeout=60)
         await drive(api, min(parents, 5), 1.0, echo=echo, opt_in=opt_in)  # warm up
-        t0 = time.perf_counter()
+        t0, cpu0 = time.perf_counter(), cpu_seconds(proc.pid)
         latencies = await drive(api, parents, seconds, echo=echo, opt_in=opt_in, think=think)
         elapsed = time.perf_counter() - t0
+        cpu = cpu_seconds(proc.pid) - cpu0
         rss = peak_rss_mb(proc.pid)
     finally:
         proc.send_signal(signal.SIGTERM)
@@ -143,6 +150,8 @@ async def run_bot(
         "p95": q[94] * 1000,
         "p99": q[98] * 1000,
         "rss": rss,
+        # CPU time per step: steadier than steps/s when other work shares the machine.
+        "cpu_ms": cpu * 1000 / max(len(latencies), 1),
     }
 
 
@@ -194,12 +203,12 @@ async def main_async(args) -> None:
     )
     print(
         f"{'':20} {'steps':>7} {'steps/s':>9} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} "
-        f"{'peak RSS MB':>12}"
+        f"{'peak RSS MB':>12} {'CPU ms/step':>12}"
     )
     for name, r in results.items():
         print(
             f"{name:20} {r['steps']:7d} {r['steps_per_s']:9.1f} {r['p50']:8.1f} "
-            f"{r['p95']:8.1f} {r['p99']:8.1f} {r['rss']:12.1f}"
+            f"{r['p95']:8.1f} {r['p99']:8.1f} {r['rss']:12.1f} {r['cpu_ms']:12.2f}"
         )
     floor, ours = results["echo bot (floor)"], results["babyloss-bot"]
     print(

@@ -27,6 +27,16 @@ from bot.engine import Session
 
 SQLITE_HEADER = b"SQLite format 3\x00"
 
+# Insert or update a remembered parent; consent_at changes only with the privacy version.
+SAVE_SQL = (
+    "INSERT INTO parents (user_key, user_id, consent_at, privacy_version, last_active, "
+    "session) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (user_key) DO UPDATE SET "
+    "last_active = excluded.last_active, session = excluded.session, blocked_at = NULL, "
+    "privacy_version = excluded.privacy_version, "
+    "consent_at = CASE WHEN parents.privacy_version = excluded.privacy_version "
+    "THEN parents.consent_at ELSE excluded.consent_at END"
+)
+
 # Each entry moves the schema from version i to i + 1. Never edit a released step: add one.
 MIGRATIONS: list[str] = [
     # 1: parents who opted in, their session as JSON and the consent record. Rows are found
@@ -145,6 +155,10 @@ class Database:
         self.conn = conn
         self._secret = b""
         self._lock = asyncio.Lock()
+        # Group commit: saves that arrive while a transaction is being written wait for the
+        # next one, so many parents' steps share one commit (and one fsync).
+        self._waiting_saves: list[tuple[tuple, asyncio.Future]] = []
+        self._saver: asyncio.Task | None = None
 
     def key(self, user_id: int) -> str:
         return hmac.new(self._secret, str(user_id).encode(), hashlib.sha256).hexdigest()
@@ -217,6 +231,8 @@ class Database:
         self._secret = bytes(row[0])
 
     async def close(self) -> None:
+        if self._saver is not None:
+            await asyncio.wait([self._saver])  # every save asked for is committed first
         await self.conn.close()
 
     @_serialised
@@ -242,28 +258,75 @@ class Database:
             return None
         return StoredParent(row[0], row[1], row[2], row[3], Session.from_dict(json.loads(row[4])))
 
-    @_serialised
     async def save(
         self, user_id: int, session: Session, privacy_version: str, when: dt.datetime | None = None
     ) -> None:
-        """Insert or update, committed before this returns (consent time set once)."""
+        """Insert or update, committed before this returns (consent time set once).
+
+        Saves made at the same moment by different parents are committed together in one
+        transaction; each caller still returns only once its own row is committed."""
         moment = _iso(when or now_utc())
-        await self.conn.execute(
-            "INSERT INTO parents (user_key, user_id, consent_at, privacy_version, last_active, "
-            "session) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (user_key) DO UPDATE SET "
-            "last_active = excluded.last_active, session = excluded.session, blocked_at = NULL, "
-            "privacy_version = excluded.privacy_version, "
-            "consent_at = CASE WHEN parents.privacy_version = excluded.privacy_version "
-            "THEN parents.consent_at ELSE excluded.consent_at END",
-            (
-                self.key(user_id),
-                user_id,
-                moment,
-                privacy_version,
-                moment,
-                json.dumps(session.to_dict()),
-            ),
+        row = (
+            self.key(user_id),
+            user_id,
+            moment,
+            privacy_version,
+            moment,
+            json.dumps(session.to_dict()),
         )
+        done = asyncio.get_running_loop().create_future()
+        self._waiting_saves.append((row, done))
+        if self._saver is None or self._saver.done():
+            # A task of its own, so a caller that is cancelled never strands the others.
+            self._saver = asyncio.create_task(self._write_waiting_saves())
+        await asyncio.shield(done)
+
+    async def _write_waiting_saves(self) -> None:
+        while self._waiting_saves:
+            batch, self._waiting_saves = self._waiting_saves, []
+            try:
+                async with self._lock:
+                    try:
+                        await self._commit_rows([row for row, _ in batch])
+                        outcomes: list[BaseException | None] = [None] * len(batch)
+                    except sqlite3.Error:
+                        # One bad row must not fail its neighbours: try each on its own.
+                        outcomes = [await self._commit_one(row) for row, _ in batch]
+            except Exception as exc:  # e.g. the connection is gone: nobody's row is saved
+                outcomes = [exc] * len(batch)
+            except BaseException:  # cancelled while writing: say so rather than hang
+                for _, done in batch + self._waiting_saves:
+                    if not done.done():
+                        done.set_exception(StorageError("not saved: the bot is stopping"))
+                self._waiting_saves = []
+                raise
+            for (_, done), error in zip(batch, outcomes, strict=True):
+                if done.done():
+                    continue
+                if error is None:
+                    done.set_result(None)
+                else:
+                    done.set_exception(error)
+
+    async def _commit_rows(self, rows: list[tuple]) -> None:
+        if len(rows) == 1:  # autocommit: one statement is its own transaction
+            await self.conn.execute(SAVE_SQL, rows[0])
+            return
+        await self.conn.execute("BEGIN IMMEDIATE")
+        try:
+            await self.conn.executemany(SAVE_SQL, rows)
+            await self.conn.execute("COMMIT")
+        except BaseException:
+            with contextlib.suppress(sqlite3.Error):
+                await self.conn.execute("ROLLBACK")
+            raise
+
+    async def _commit_one(self, row: tuple) -> BaseException | None:
+        try:
+            await self.conn.execute(SAVE_SQL, row)
+        except sqlite3.Error as exc:
+            return exc
+        return None
 
     @_serialised
     async def forget(self, user_id: int) -> bool:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import sqlite3
 import stat
@@ -202,3 +203,69 @@ def test_inspect_does_not_create_or_migrate(tmp_path: Path) -> None:
     conn = sqlite3.connect(path)
     assert conn.execute("PRAGMA user_version").fetchone() == (1,)
     conn.close()
+
+
+async def test_saves_at_the_same_moment_share_commits_and_all_land(tmp_path: Path) -> None:
+    path = tmp_path / "bot.sqlite3"
+    db = await Database.open(path)
+    statements: list[str] = []
+    try:
+        await db.conn.set_trace_callback(statements.append)
+        users = range(1_000, 1_050)
+        await asyncio.gather(*(db.save(u, Session(node=f"n{u}"), "1") for u in users))
+        await db.conn.set_trace_callback(None)
+    finally:
+        await db.close()
+    commits = sum(1 for s in statements if s.strip().upper() == "COMMIT")
+    assert 1 <= commits < 10, statements[:20]  # 50 parents, a handful of transactions
+    # Every save that returned is on disk, as another connection sees it.
+    db = await Database.open(path)
+    try:
+        for u in users:
+            parent = await db.load(u)
+            assert parent is not None and parent.session.node == f"n{u}"
+    finally:
+        await db.close()
+
+
+async def test_one_failing_save_does_not_fail_the_others_in_its_commit(tmp_path: Path) -> None:
+    db = await Database.open(tmp_path / "bot.sqlite3")
+    try:
+        good = [db.save(u, Session(node="menu"), "1") for u in range(10)]
+        bad = db.save(None, Session(node="menu"), "1")  # type: ignore[arg-type]  # NOT NULL
+        results = await asyncio.gather(*good[:5], bad, *good[5:], return_exceptions=True)
+        assert isinstance(results[5], sqlite3.IntegrityError)
+        assert [r for i, r in enumerate(results) if i != 5] == [None] * 10
+        assert await db.count_parents() == 10
+    finally:
+        await db.close()
+
+
+async def test_close_waits_for_saves_in_flight(tmp_path: Path) -> None:
+    path = tmp_path / "bot.sqlite3"
+    db = await Database.open(path)
+    tasks = [asyncio.create_task(db.save(u, Session(node="menu"), "1")) for u in range(20)]
+    await asyncio.sleep(0)  # the saves are queued, not yet committed
+    await db.close()
+    assert all(t.done() and t.exception() is None for t in tasks)
+    conn = sqlite3.connect(path)
+    assert conn.execute("SELECT count(*) FROM parents").fetchone() == (20,)
+    conn.close()
+
+
+async def test_a_save_cancelled_by_its_caller_is_still_committed(tmp_path: Path) -> None:
+    path = tmp_path / "bot.sqlite3"
+    db = await Database.open(path)
+    try:
+        task = asyncio.create_task(db.save(PARENT, Session(node="menu"), "1"))
+        await asyncio.sleep(0)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+    finally:
+        await db.close()
+    db = await Database.open(path)
+    try:
+        assert (await db.load(PARENT)) is not None
+    finally:
+        await db.close()
