@@ -175,7 +175,15 @@ def check_dialogue(d: Dialogue, *, today: dt.date) -> list[Problem]:
                 f,
                 node.free_text.fallback_pos,
             )
-        if not node.options and not node.free_text:
+        if node.id == d.entry.get("safety_check"):
+            if node.options or node.free_text:
+                report(
+                    "BL018",
+                    f"{where} is the safety check, so it cannot have options or free_text",
+                    f,
+                    node.pos,
+                )
+        elif not node.options and not node.free_text:
             report(
                 "BL013",
                 f"{where} has no options and no free_text, so a parent reaching it would be stuck",

@@ -275,7 +275,7 @@ def _say(d: Dialogue, s: Session, text: str, ctx: Context) -> StepResult:
         # Safety first: wherever the parent is, risk language gets the crisis reply now.
         return _goto(d, s, d.entry["crisis"], ctx, events=("crisis",))
     if level == ASK:
-        return _safety_check(d, s)
+        return _safety_check(d, s, ctx)
     node = d.nodes.get(s.node) if s.node else None
     if node is None:
         return step(d, s, Start(), ctx)
@@ -300,13 +300,22 @@ def _say(d: Dialogue, s: Session, text: str, ctx: Context) -> StepResult:
     return _redisplay(d, s, ctx, d.system("use_buttons"), events=("unrouted",))
 
 
-def _safety_check(d: Dialogue, s: Session) -> StepResult:
+def _safety_check(d: Dialogue, s: Session, ctx: Context) -> StepResult:
     """The safety net is unsure: ask directly, with the crisis reply one tap away. The
-    parent stays where they were, so "No, I'm safe" carries on from there."""
+    parent stays where they were, so "No, I'm safe" carries on from there.
+
+    With a ``safety_check`` entry point, that node's messages are the question (so they
+    can show the emergency numbers for the parent's region before asking); the answers
+    are always these two buttons."""
     buttons = (
         Button(_t(d, s, d.system("safety_check_yes_label")), UNSAFE),
         Button(_t(d, s, d.system("safety_check_no_label")), SAFE),
     )
+    node = d.nodes.get(d.entry.get("safety_check", ""))
+    shown = _render_node(d, s, replace(node, options=()), ctx) if node else []
+    if node and shown and isinstance(shown[-1], Reply) and shown[-1].kind != "note":
+        outputs = (*shown[:-1], replace(shown[-1], buttons=buttons))
+        return StepResult(s, outputs, ("safety_check", f"node:{node.id}"))  # a visit, not a move
     reply = Reply(_t(d, s, d.system("safety_check")), buttons, kind="system")
     return StepResult(s, (reply,), ("safety_check",))
 

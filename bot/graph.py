@@ -11,6 +11,10 @@ from bot.model import Dialogue
 
 
 def _edges(d: Dialogue, lang: str):
+    check = d.entry.get("safety_check")
+    if check in d.nodes:  # its answers are the bot's own buttons, not options in the YAML
+        yes = d.system("safety_check_yes_label").pick(lang, lang)
+        yield check, d.entry["crisis"], yes, "option"
     for node in d.nodes.values():
         for opt in node.options:
             yield node.id, opt.to, opt.label.pick(lang, lang), "option"
@@ -23,7 +27,11 @@ def _edges(d: Dialogue, lang: str):
 def _marks(d: Dialogue) -> tuple[set[str], set[str], set[str]]:
     reachable = reachable_nodes(d)
     unreachable = {n for n in d.nodes if n not in reachable}
-    dead = {n.id for n in d.nodes.values() if not n.options and not n.free_text}
+    dead = {
+        n.id
+        for n in d.nodes.values()
+        if not n.options and not n.free_text and n.id != d.entry.get("safety_check")
+    }
     missing = {t for n in d.nodes.values() for t, _ in n.targets() if t not in d.nodes}
     return unreachable, dead, missing
 

@@ -18,10 +18,11 @@ Pos = tuple[int, int]
 BUILTIN_VARIABLES = frozenset({"first_name", "region", "language"})
 
 ENTRY_POINTS = ("start", "menu", "pause", "help", "crisis")
-OPTIONAL_ENTRY_POINTS = ("privacy", "consent")
+# /privacy; asking again for consent; the question the safety net asks when it is unsure.
+OPTIONAL_ENTRY_POINTS = ("privacy", "consent", "safety_check")
 # Reminders a parent can ask for; the dialogue's `reminders:` names the node each one shows.
 REMINDER_KINDS = ("wave_of_light", "awareness_week", "check_in", "anniversary")
-CAPTURE_KINDS = ("date",)  # /privacy; asking again for consent
+CAPTURE_KINDS = ("date",)
 
 # Built-in replies, used when the dialogue's `system_messages:` does not override them.
 DEFAULT_SYSTEM_MESSAGES = {

@@ -135,6 +135,13 @@ _CATALOGUE = [
         "unknown signpost",
         "Fix the spelling, or add the signpost under 'signposts:'.",
     ),
+    Code(
+        "BL018",
+        ERROR,
+        "options on the safety check",
+        "Remove its options and free_text. The bot adds the two answers itself ('Yes, or "
+        "I'm not sure' and 'No, I'm safe') and keeps the parent where they were.",
+    ),
     # Telegram limits and readability
     Code(
         "BL020",

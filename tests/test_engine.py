@@ -282,3 +282,32 @@ def test_a_confident_model_sends_the_crisis_reply_without_asking(example_dialogu
     assert result.session.node == "crisis" and "crisis" in result.events
     plain = step(d, new_session(d), Say("hello there"))
     assert "safety_check" not in plain.events and "crisis" not in plain.events
+
+
+def test_a_safety_check_node_shows_its_messages_then_asks_with_the_two_answers(example_dialogue):
+    from dataclasses import replace
+
+    from bot.model import ANY, Message, Node, Text, freeze
+
+    def text(words: str) -> Text:
+        return Text(freeze({ANY: words}))
+
+    d = _with_model(example_dialogue)
+    ask = Node(
+        "ask",
+        "main.yaml",
+        (1, 1),
+        (Message(text("If a life is at risk, call 999.")), Message(text("Are you safe?"))),
+        set=freeze({"asked": "yes"}),  # never applied: the parent has not moved
+    )
+    d = replace(d, nodes={**d.nodes, "ask": ask}, entry={**d.entry, "safety_check": "ask"})
+    node = next(n for n in d.nodes if n not in ("crisis", "ask", d.entry["start"]))
+    session = enter(d, new_session(d), node).session
+    asked = step(d, session, Say("so sad"))
+    assert asked.events == ("safety_check", "node:ask")
+    assert asked.session == session
+    assert texts(asked) == ["If a life is at risk, call 999.", "Are you safe?"]
+    assert asked.replies[0].buttons == ()  # the answers sit under the question
+    assert [b.label for b in asked.replies[-1].buttons] == ["Yes, or I'm not sure", "No, I'm safe"]
+    assert press(d, asked, "No, I'm safe").session.node == node
+    assert press(d, asked, "Yes, or I'm not sure").session.node == "crisis"
