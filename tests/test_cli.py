@@ -202,7 +202,7 @@ def test_chat_says_nothing_is_kept_for_mydata_and_forget() -> None:
 def test_graph_draws_the_safety_check_with_its_answer_not_as_a_dead_end() -> None:
     result = run("graph", "--dialogues", str(ROOT / "dialogues"))
     assert result.returncode == 0, result.stderr
-    assert "safety_check -->|\"Yes, or I'm not sure\"| crisis" in result.stdout
+    assert 'safety_check -->|"Yes, or I\'m not sure"| crisis' in result.stdout
     assert not any(
         line.strip().startswith("class ") and "deadend" in line and "safety_check" in line
         for line in result.stdout.splitlines()
