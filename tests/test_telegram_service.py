@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import shutil
+import time
 
 import pytest
 
@@ -64,6 +65,28 @@ async def test_a_press_is_answered_and_the_used_keyboard_removed():
         assert [(e.params["message_id"], e.params.get("reply_markup")) for e in edits] == [
             (old_id, None)
         ]
+
+
+async def test_the_used_keyboard_is_removed_alongside_the_answer_not_before_it():
+    async with running() as h:
+        await h.text(PARENT, "/start")
+        h.fake.fail_next("editMessageReplyMarkup", "slow", seconds=2.0)
+        started = time.monotonic()
+        calls = await h.press(PARENT, "I'm a partner")
+        # The answer arrived while the slow edit was still in flight.
+        assert time.monotonic() - started < 1.5
+        assert any("Partners are often forgotten" in t for t in texts(calls))
+        await h.fake.wait_for(lambda c: c.method == "editMessageReplyMarkup" and c.ok, 5)
+
+
+async def test_a_keyboard_that_cannot_be_removed_does_not_stop_the_answer(monkeypatch):
+    monkeypatch.setattr("bot.service.telegram_bot.RETRY_DELAYS", (0.01, 0.01))  # give up soon
+    async with running() as h:
+        await h.text(PARENT, "/start")
+        h.fake.fail_next("editMessageReplyMarkup", "5xx", count=10)
+        calls = await h.press(PARENT, "I'm a partner")
+        assert any("Partners are often forgotten" in t for t in texts(calls))
+        assert h.service.stats.errors == 0
 
 
 async def test_stale_and_forged_buttons_get_a_gentle_note():
@@ -161,7 +184,10 @@ async def test_a_parent_who_blocked_the_bot_is_not_written_to_again_and_others_a
         await h.fake.wait_for(lambda c: c.fault == "blocked", since=before)
         await asyncio.sleep(0.3)
         sends = [c for c in h.fake.calls[before:] if str(c.chat_id) == str(PARENT)]
-        assert [c.fault for c in sends] == ["blocked"]  # one refused call, then silence
+        # The removal of the used buttons and the first message go out side by side: both
+        # are refused, and then silence.
+        assert sorted(c.method for c in sends) == ["editMessageReplyMarkup", "sendMessage"]
+        assert all(c.fault == "blocked" for c in sends)
         assert PARENT in h.service.blocked
         other = await h.text(2002, "/start")
         assert other and h.service.stats.errors == 0

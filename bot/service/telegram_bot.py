@@ -396,8 +396,10 @@ class BabylossBot(ParentDataMixin, ReminderMessagesMixin, AdminMixin):
         self, chat_id: int, result: StepResult, *, remember_keyboard: bool = True
     ) -> None:
         delay = self.config.typing_delay_ms / 1000
+        # Taking the used buttons away and sending the answer do not depend on each other:
+        # side by side, a step costs the parent one round trip to Telegram less.
+        tidying = self._tidy_in_background(chat_id)
         try:
-            await self._remove_old_keyboard(chat_id)
             for out in result.outputs:
                 if isinstance(out, Pause):
                     if delay:
@@ -411,11 +413,32 @@ class BabylossBot(ParentDataMixin, ReminderMessagesMixin, AdminMixin):
                     self.keyboards[chat_id] = message.message_id
         except StopSending:
             log.info("parent has blocked the bot; sends stopped")
+        finally:
+            if tidying is not None:
+                await tidying
+
+    def _tidy_in_background(self, chat_id: int) -> asyncio.Task | None:
+        """Start removing the last keyboard sent to this chat; never fails the step."""
+        message_id = self.keyboards.pop(chat_id, None)  # now, before a new one is noted
+        if message_id is None:
+            return None
+
+        async def tidy() -> None:
+            try:
+                await self._remove_keyboard(chat_id, message_id)
+            except StopSending:
+                pass  # the sends beside it stop and say so
+            except TelegramError as exc:  # old buttons left behind: untidy, not harmful
+                log.warning("could not remove used buttons (%s)", type(exc).__name__)
+
+        return asyncio.create_task(tidy())
 
     async def _remove_old_keyboard(self, chat_id: int) -> None:
         message_id = self.keyboards.pop(chat_id, None)
-        if message_id is None:
-            return
+        if message_id is not None:
+            await self._remove_keyboard(chat_id, message_id)
+
+    async def _remove_keyboard(self, chat_id: int, message_id: int) -> None:
         with contextlib.suppress(BadRequest):  # already gone or too old: nothing to tidy
             await self._call(
                 self._bot.edit_message_reply_markup,
