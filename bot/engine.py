@@ -15,7 +15,7 @@ from bot.checks import callback_data
 from bot.dates import parse_day_month
 from bot.model import Dialogue, Node, Option, Text, conditions_hold, freeze
 from bot.reminders import PREFERENCE_VARIABLES
-from bot.safety import ASK, CRISIS, assess
+from bot.safety import ASK, CRISIS, assess, is_safe_answer
 from bot.templating import render
 
 HISTORY_LIMIT = 30
@@ -34,14 +34,20 @@ class Session:
     variables: MappingProxyType = field(default_factory=freeze)
     language: str | None = None
     history: tuple[str, ...] = ()
+    # The safety net has just asked "are you having thoughts of ending your life?": the
+    # next typed message is read as the answer.
+    asked: bool = False
 
     def to_dict(self) -> dict:
-        return {
+        data = {
             "node": self.node,
             "variables": dict(self.variables),
             "language": self.language,
             "history": list(self.history),
         }
+        if self.asked:
+            data["asked"] = True
+        return data
 
     @classmethod
     def from_dict(cls, data: dict) -> Session:
@@ -50,6 +56,7 @@ class Session:
             variables=freeze(data.get("variables") or {}),
             language=data.get("language"),
             history=tuple(data.get("history") or ())[-HISTORY_LIMIT:],
+            asked=data.get("asked") is True,
         )
 
 
@@ -157,6 +164,9 @@ def step(
 ) -> StepResult:
     """Advance ``session`` by one input and say what to send."""
     ctx = context or Context()
+    answering = session.asked  # whatever comes next, the question has had its turn
+    if answering:
+        session = replace(session, asked=False)
     if isinstance(inp, Start):
         fresh = replace(
             new_session(dialogue, session.language),
@@ -171,6 +181,8 @@ def step(
         note = Reply(_t(dialogue, session, dialogue.system("node_gone")), kind="system")
         return replace(result, outputs=(note, *result.outputs), events=(*result.events, "gone"))
 
+    if answering and isinstance(inp, Say):
+        return _answer_to_check(dialogue, session, inp.text, ctx)
     if isinstance(inp, Command):
         return _command(dialogue, session, inp, ctx)
     if isinstance(inp, Press):
@@ -300,6 +312,16 @@ def _say(d: Dialogue, s: Session, text: str, ctx: Context) -> StepResult:
     return _redisplay(d, s, ctx, d.system("use_buttons"), events=("unrouted",))
 
 
+def _answer_to_check(d: Dialogue, s: Session, text: str, ctx: Context) -> StepResult:
+    """Words typed in answer to "are you having thoughts of ending your life?". Only a
+    clear no ("no", "I'm safe", "nope, just sad") with nothing worrying in it carries on;
+    yes, "not sure", "sometimes" and anything else get the crisis reply, as the button
+    "Yes, or I'm not sure" would."""
+    if assess(text, d.risk_phrases) != CRISIS and is_safe_answer(text, d.risk_phrases):
+        return _press(d, s, SAFE, ctx)
+    return _press(d, s, UNSAFE, ctx)
+
+
 def _safety_check(d: Dialogue, s: Session, ctx: Context) -> StepResult:
     """The safety net is unsure: ask directly, with the crisis reply one tap away. The
     parent stays where they were, so "No, I'm safe" carries on from there.
@@ -311,6 +333,7 @@ def _safety_check(d: Dialogue, s: Session, ctx: Context) -> StepResult:
         Button(_t(d, s, d.system("safety_check_yes_label")), UNSAFE),
         Button(_t(d, s, d.system("safety_check_no_label")), SAFE),
     )
+    s = replace(s, asked=True)
     node = d.nodes.get(d.entry.get("safety_check", ""))
     shown = _render_node(d, s, replace(node, options=()), ctx) if node else []
     if node and shown and isinstance(shown[-1], Reply) and shown[-1].kind != "note":

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import copy
+from dataclasses import replace
+
+import pytest
 
 from bot.engine import (
     HISTORY_LIMIT,
     Command,
     Context,
+    Other,
     Pause,
     Press,
     Reply,
@@ -19,7 +23,11 @@ from bot.engine import (
     step,
 )
 from bot.loader import load_dialogue_dir
+from bot.safety import load_risk_phrases
 from tests.conftest import ROOT
+
+# The shipped answers that mean "No, I'm safe" (dialogues/safety/risk-phrases.yaml).
+SHIPPED_SAFE_ANSWERS = load_risk_phrases(ROOT / "dialogues")[0].safe_answers
 
 
 def press(d, result, label, ctx=None):
@@ -240,8 +248,6 @@ def test_privacy_command_uses_the_privacy_entry_point_or_help(example_dialogue, 
 def _with_model(d):
     """The example dialogue with a tiny hand-made model: 'sad' alone makes it unsure
     (about 0.73, between ask 0.5 and crisis 0.9); 'gone' makes it sure."""
-    from dataclasses import replace
-
     from bot.safety.model import Block, RiskModel
 
     model = RiskModel(
@@ -262,7 +268,7 @@ def test_when_the_safety_net_is_unsure_it_asks_directly_and_keeps_the_parent_in_
     session = enter(d, new_session(d), node).session
     asked = step(d, session, Say("so sad"))
     assert asked.events == ("safety_check",)
-    assert asked.session == session  # nowhere else yet
+    assert asked.session == replace(session, asked=True)  # nowhere else yet
     assert "thoughts of ending your life" in asked.replies[0].text
     assert [b.label for b in asked.buttons] == ["Yes, or I'm not sure", "No, I'm safe"]
 
@@ -285,8 +291,6 @@ def test_a_confident_model_sends_the_crisis_reply_without_asking(example_dialogu
 
 
 def test_a_safety_check_node_shows_its_messages_then_asks_with_the_two_answers(example_dialogue):
-    from dataclasses import replace
-
     from bot.model import ANY, Message, Node, Text, freeze
 
     def text(words: str) -> Text:
@@ -305,9 +309,63 @@ def test_a_safety_check_node_shows_its_messages_then_asks_with_the_two_answers(e
     session = enter(d, new_session(d), node).session
     asked = step(d, session, Say("so sad"))
     assert asked.events == ("safety_check", "node:ask")
-    assert asked.session == session
+    assert asked.session == replace(session, asked=True)
     assert texts(asked) == ["If a life is at risk, call 999.", "Are you safe?"]
     assert asked.replies[0].buttons == ()  # the answers sit under the question
     assert [b.label for b in asked.replies[-1].buttons] == ["Yes, or I'm not sure", "No, I'm safe"]
     assert press(d, asked, "No, I'm safe").session.node == node
     assert press(d, asked, "Yes, or I'm not sure").session.node == "crisis"
+
+
+@pytest.mark.parametrize(
+    ("answer", "safe"),
+    [
+        ("no", True),
+        ("No, I'm safe", True),
+        ("nope, just sad", True),
+        ("lol no", True),
+        ("I'm not suicidal", True),
+        ("yes", False),
+        ("sometimes", False),
+        ("not sure", False),
+        ("idk", False),
+        ("not really", False),  # not a clear no
+        ("no but i want to die", False),
+        ("what is microchimerism", False),  # not an answer: the crisis reply, to be safe
+    ],
+)
+def test_a_typed_answer_to_the_safety_question_is_read_as_an_answer(
+    example_dialogue, answer: str, safe: bool
+):
+    d = _with_model(example_dialogue)
+    d = replace(d, risk_phrases=replace(d.risk_phrases, safe_answers=SHIPPED_SAFE_ANSWERS))
+    node = next(n for n in d.nodes if n not in ("crisis", d.entry["start"]))
+    session = enter(d, new_session(d), node).session
+    asked = step(d, session, Say("so sad"))
+    assert asked.session.asked
+    answered = step(d, asked.session, Say(answer))
+    assert not answered.session.asked
+    if safe:
+        assert answered.session.node == node and "safety_check_no" in answered.events
+    else:
+        assert answered.session.node == "crisis" and "crisis" in answered.events
+
+
+def test_anything_but_typed_words_ends_the_wait_for_an_answer(example_dialogue):
+    d = _with_model(example_dialogue)
+    asked = step(d, new_session(d), Say("so sad"))
+    assert asked.session.asked
+    for inp in (Command("menu"), Start(), Other()):
+        after = step(d, asked.session, inp)
+        assert not after.session.asked
+        # ...so words typed later are read as usual, not as the answer
+        assert "crisis" not in step(d, after.session, Say("hello there")).events
+
+
+def test_a_pending_question_survives_storage_and_old_sessions_load():
+    from bot.engine import Session
+
+    asked = Session(node="menu", asked=True)
+    assert Session.from_dict(asked.to_dict()) == asked
+    assert "asked" not in Session(node="menu").to_dict()  # stored sessions stay as they were
+    assert Session.from_dict({"node": "menu"}).asked is False

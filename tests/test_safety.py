@@ -23,6 +23,7 @@ from bot.safety import (
     CRISIS,
     assess,
     is_risk,
+    is_safe_answer,
     load_risk_phrases,
     normalise,
     parse_risk_phrases,
@@ -133,6 +134,31 @@ def test_phrase_syntax_gaps_alternatives_and_exceptions() -> None:
     assert not is_risk("im dying to know", m)
     assert not is_risk("i had to end it with him", m)
     assert is_risk("i had to end it with him and now i want to end it", m)
+
+
+def test_safe_answers_are_clear_noes_at_the_start_with_nothing_worrying_after() -> None:
+    m, problems = parse_risk_phrases(
+        b"phrases:\n  - want to die\n"
+        b"safe_answers:\n  - (lol)? (no|nope)\n  - (im|i am) (safe|ok)\n",
+        "p.yaml",
+    )
+    assert problems == []
+    for text in ("No", "no!", "lol no", "No, I'm safe", "nope im ok", "im ok thanks"):
+        assert is_safe_answer(text, m), text
+    for text in ("yes", "i have no one", "not sure", "no. i want to die", ""):
+        assert not is_safe_answer(text, m), text
+
+
+def test_a_malformed_safe_answer_is_reported_not_skipped() -> None:
+    m, problems = parse_risk_phrases(
+        b'phrases:\n  - want to die\nsafe_answers:\n  - "no"\n  - [1, 2]\n  - no\n', "p.yaml"
+    )
+    assert m is None
+    assert [(p.code, p.line) for p in problems] == [("BL070", 5), ("BL070", 6)]
+    assert "entry 2 of 'safe_answers' should be a phrase" in problems[0].message
+    # A bare no is YAML's false: say so, and how to write it.
+    assert "entry 3 of 'safe_answers' was read as false" in problems[1].message
+    assert 'quotes, for example - "no"' in problems[1].hint
 
 
 def test_a_missing_phrase_list_is_an_error(tmp_path: Path) -> None:

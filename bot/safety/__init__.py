@@ -23,7 +23,7 @@ from bot.yaml_reader import YList, YMap, read_yaml
 PHRASES_FILE = Path("safety") / "risk-phrases.yaml"
 MODEL_FILE = Path("safety") / "risk-model.json"
 GAP_WORDS = 3  # how many words a '*' in a phrase may stand for
-_KEYS = ("phrases", "exceptions", "spellings", "fuzzy_words")
+_KEYS = ("phrases", "exceptions", "spellings", "fuzzy_words", "safe_answers")
 _APOSTROPHES = str.maketrans({"\u2019": "", "\u2018": "", "'": "", "`": "", "\u02bc": ""})
 _REPEATS = re.compile(r"([a-z])\1{2,}")
 
@@ -36,6 +36,9 @@ class RiskMatcher:
     fuzzy_words: tuple[str, ...] = ()
     source: tuple[str, ...] = ()  # the phrases as written, for reports
     model: RiskModel | None = None  # the learned second opinion, when there is one
+    # Typed at the start of an answer to "are you having thoughts of ending your life?",
+    # these mean "No, I'm safe".
+    safe_answers: tuple[re.Pattern, ...] = ()
 
     def prepare(self, text: str) -> str:
         """The text as the phrases see it: normalised, exceptions cut out, spellings fixed."""
@@ -93,6 +96,23 @@ def assess(text: str, matcher: RiskMatcher | None) -> str | None:
 def is_risk(text: str, matcher: RiskMatcher | None) -> bool:
     """Whether the crisis reply is sent straight away."""
     return assess(text, matcher) == CRISIS
+
+
+def is_safe_answer(text: str, matcher: RiskMatcher | None) -> bool:
+    """Whether ``text``, typed in answer to the direct question, is a clear no: it starts
+    with safe answers ("no", "I'm safe", ...) and nothing after them worries the net."""
+    if matcher is None or not text:
+        return False
+    norm = normalise(text, matcher.spellings)
+    answered = False
+    while norm.strip():  # "No, I'm safe" is two safe answers in a row
+        found = next((m for p in matcher.safe_answers if (m := p.match(norm))), None)
+        if found is None:
+            break
+        answered = True
+        norm = " " + norm[found.end() :]
+    rest = norm.strip()
+    return answered and (not rest or assess(rest, matcher) is None)
 
 
 def normalise(text: str, spellings: dict | None = None, fuzzy_words: tuple[str, ...] = ()) -> str:
@@ -248,6 +268,16 @@ def parse_risk_phrases(data: bytes, name: str) -> tuple[RiskMatcher | None, list
                     )
                     continue
                 out.append((item, value.where(i)))
+            elif isinstance(item, bool):  # YAML reads a bare no, yes, off or on as true/false
+                problems.append(
+                    Problem(
+                        "BL070",
+                        f"entry {i + 1} of '{key}' was read as {str(item).lower()}, not as words",
+                        name,
+                        *value.where(i),
+                        hint='Put it in quotes, for example - "no".',
+                    )
+                )
             else:
                 problems.append(
                     Problem(
@@ -284,6 +314,7 @@ def parse_risk_phrases(data: bytes, name: str) -> tuple[RiskMatcher | None, list
     # Every list is read before deciding: a slip in any of them is reported, never skipped.
     exceptions = words("exceptions")
     fuzzy = tuple(normalise(w).strip() for w, _ in words("fuzzy_words"))
+    safe_answers = words("safe_answers")
     if not phrases and not problems:
         problems.append(Problem("BL070", "no phrases: the safety net would never fire", name))
     if problems:
@@ -294,5 +325,6 @@ def parse_risk_phrases(data: bytes, name: str) -> tuple[RiskMatcher | None, list
         spellings=spellings,
         fuzzy_words=fuzzy,
         source=tuple(p for p, _ in phrases),
+        safe_answers=tuple(compile_phrase(a, spellings) for a, _ in safe_answers),
     )
     return matcher, problems
