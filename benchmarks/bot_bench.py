@@ -1,13 +1,14 @@
 """Throughput and latency of the bot against the stand-in Bot API, beside a bare echo bot.
 
-Run:  python benchmarks/bot_bench.py [--parents 100] [--seconds 20]
+Run:  python benchmarks/bot_bench.py [--parents 100] [--seconds 20] [--rounds 3]
 
 Each bot runs as its own process (``babyloss-bot run`` and ``benchmarks/echo_bot.py``),
 polling the stand-in Bot API server in this process. N simulated parents each wait for
 the bot's answer before their next step: for the echo bot a step is one message and its
 echo; for babyloss-bot it is a button press (or /start) answered by the whole next node,
 up to the message that carries the new buttons. Pacing is off. Prints steps/s, step
-latency percentiles and the bot process's peak RSS for both, side by side.
+latency percentiles, the bot process's peak RSS and its CPU time per step for both, side
+by side; with ``--rounds N`` the two bots take turns N times and the medians are printed.
 """
 
 from __future__ import annotations
@@ -155,10 +156,9 @@ async def run_bot(
     }
 
 
-async def main_async(args) -> None:
-    results = {}
+async def run_echo(args) -> dict:
     async with BenchApi() as api:
-        results["echo bot (floor)"] = await run_bot(
+        return await run_bot(
             api,
             [sys.executable, str(ROOT / "benchmarks" / "echo_bot.py"), api.base_url],
             args.parents,
@@ -166,54 +166,90 @@ async def main_async(args) -> None:
             echo=True,
             think=args.think,
         )
+
+
+async def run_babyloss(args, tmp: Path) -> dict:
+    async with BenchApi() as api:
+        config = tmp / "config.yaml"
+        config.write_text(
+            f"telegram:\n  base_url: {api.base_url}\n"
+            f"  max_messages_per_second: {args.max_rate}\n"
+            f"  transport: {args.transport}\n"
+            f"dialogues:\n  path: {ROOT / 'dialogues'}\n"
+            f"storage:\n  path: {tmp / 'bench.sqlite3'}\n"
+            # Simulated parents press the next button the moment they see it: no human
+            # does, so the flood limit (meant for people) is off here.
+            "pacing:\n  typing_delay_ms: 0\n  flood_limit: 0\nlogging:\n  level: WARNING\n"
+        )
+        return await run_bot(
+            api,
+            [sys.executable, "-m", "bot", "run", "--config", str(config)],
+            args.parents,
+            args.seconds,
+            echo=False,
+            opt_in=args.opt_in,
+            think=args.think,
+        )
+
+
+COLUMNS = ("steps_per_s", "p50", "p95", "p99", "rss", "cpu_ms")
+
+
+def median_of(rounds: list[dict]) -> dict:
+    return {k: statistics.median(r[k] for r in rounds) for k in ("steps", *COLUMNS)}
+
+
+async def main_async(args) -> None:
+    echo: list[dict] = []
+    ours: list[dict] = []
     with tempfile.TemporaryDirectory(dir=".") as tmp_dir:
-        tmp = str(Path(tmp_dir).resolve())  # the config resolves relative paths from its folder
+        tmp = Path(tmp_dir).resolve()  # the config resolves relative paths from its folder
         if args.stored:
             from storage_bench import fill  # the same filling as the storage benchmark
 
-            await asyncio.to_thread(fill, Path(tmp) / "bench.sqlite3", args.stored)
-        async with BenchApi() as api:
-            config = Path(tmp) / "config.yaml"
-            config.write_text(
-                f"telegram:\n  base_url: {api.base_url}\n"
-                f"  max_messages_per_second: {args.max_rate}\n"
-                f"  transport: {args.transport}\n"
-                f"dialogues:\n  path: {ROOT / 'dialogues'}\n"
-                f"storage:\n  path: {Path(tmp) / 'bench.sqlite3'}\n"
-                # Simulated parents press the next button the moment they see it: no human
-                # does, so the flood limit (meant for people) is off here.
-                "pacing:\n  typing_delay_ms: 0\n  flood_limit: 0\nlogging:\n  level: WARNING\n"
-            )
-            results["babyloss-bot"] = await run_bot(
-                api,
-                [sys.executable, "-m", "bot", "run", "--config", str(config)],
-                args.parents,
-                args.seconds,
-                echo=False,
-                opt_in=args.opt_in,
-                think=args.think,
-            )
+            await asyncio.to_thread(fill, tmp / "bench.sqlite3", args.stored)
+        # Rounds alternate (echo first, then babyloss-bot first, ...) so that a busy
+        # neighbour on a shared machine weighs on both bots alike.
+        for i in range(args.rounds):
+            order = ("echo", "ours") if i % 2 == 0 else ("ours", "echo")
+            for which in order:
+                if which == "echo":
+                    echo.append(await run_echo(args))
+                else:
+                    ours.append(await run_babyloss(args, tmp))
     print(
-        f"{args.parents} concurrent parents, {args.seconds:.0f} s each, pacing off, "
-        f"{os.cpu_count()} cores, babyloss-bot max_messages_per_second={args.max_rate:g}, "
-        f"transport {args.transport}"
+        f"{args.parents} concurrent parents, {args.seconds:.0f} s a run, {args.rounds} "
+        f"round(s), pacing off, {os.cpu_count()} cores, babyloss-bot "
+        f"max_messages_per_second={args.max_rate:g}, transport {args.transport}"
         + (", parents opted in (a durable write every step)" if args.opt_in else "")
         + (f", {args.stored} parents already stored" if args.stored else "")
         + (f", about {args.think:g} s between a parent's steps" if args.think else "")
     )
-    print(
-        f"{'':20} {'steps':>7} {'steps/s':>9} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} "
+    header = (
+        f"{'':24} {'steps':>7} {'steps/s':>9} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} "
         f"{'peak RSS MB':>12} {'CPU ms/step':>12}"
     )
-    for name, r in results.items():
+    print(header)
+
+    def row(name: str, r: dict) -> None:
         print(
-            f"{name:20} {r['steps']:7d} {r['steps_per_s']:9.1f} {r['p50']:8.1f} "
+            f"{name:24} {r['steps']:7.0f} {r['steps_per_s']:9.1f} {r['p50']:8.1f} "
             f"{r['p95']:8.1f} {r['p99']:8.1f} {r['rss']:12.1f} {r['cpu_ms']:12.2f}"
         )
-    floor, ours = results["echo bot (floor)"], results["babyloss-bot"]
+
+    if args.rounds > 1:
+        for i, (e, o) in enumerate(zip(echo, ours, strict=True), start=1):
+            row(f"round {i}: echo bot", e)
+            row(f"round {i}: babyloss-bot", o)
+        print("median of the rounds:")
+    floor, mine = median_of(echo), median_of(ours)
+    row("echo bot (floor)", floor)
+    row("babyloss-bot", mine)
+    ratios = [o["steps_per_s"] / e["steps_per_s"] for e, o in zip(echo, ours, strict=True)]
     print(
-        f"babyloss-bot / echo steps/s: {ours['steps_per_s'] / floor['steps_per_s']:.2f} "
-        "(target >= 1.0); p99 target < 250 ms; peak RSS target < 80 MB"
+        f"babyloss-bot / echo steps/s: {statistics.median(ratios):.2f} (median of "
+        f"{len(ratios)} round(s); target >= 1.0); p99 target < 250 ms; "
+        "peak RSS target < 80 MB"
     )
 
 
@@ -222,6 +258,9 @@ def main() -> None:
     parser.add_argument("--parents", type=int, default=100)
     parser.add_argument("--seconds", type=float, default=20)
     parser.add_argument("--transport", choices=("aiohttp", "httpx"), default="aiohttp")
+    parser.add_argument(
+        "--rounds", type=int, default=1, help="alternate the two bots this many times"
+    )
     parser.add_argument(
         "--think",
         type=float,
