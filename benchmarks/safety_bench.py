@@ -3,7 +3,7 @@
 Run:  python benchmarks/safety_bench.py [--rounds 5]
 
 Loads the shipped phrase list and model, then assesses every message of the blind set
-(tests/safety_blind_b.yaml) ``--rounds`` times, as the bot does for every typed message.
+(tests/safety_blind_c.yaml) ``--rounds`` times, as the bot does for every typed message.
 Prints load time, the memory the model takes once loaded, and latency percentiles.
 """
 
@@ -50,7 +50,7 @@ def main() -> None:
     matcher, problems = load_risk_phrases(dialogues)
     load_s = time.perf_counter() - t0
     assert matcher is not None, problems
-    texts = [e.text for e in read_examples([ROOT / "tests" / "safety_blind_b.yaml"])[0]]
+    texts = [e.text for e in read_examples([ROOT / "tests" / "safety_blind_c.yaml"])[0]]
     times = []
     for _ in range(args.rounds):
         for text in texts:
