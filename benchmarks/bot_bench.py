@@ -78,8 +78,10 @@ async def drive(
     echo: bool,
     opt_in: bool = False,
     think: float = 0.0,
+    first_user: int = 10_000,
 ) -> list[float]:
-    """Each parent steps as soon as it sees the answer (think=0), or after about ``think`` s."""
+    """Each parent steps as soon as it sees the answer (think=0), or after about ``think`` s.
+    Parents are users ``first_user``, ``first_user + 1``, ..."""
     latencies: list[float] = []
     deadline = time.monotonic() + seconds
     rng = random.Random(7)
@@ -115,7 +117,7 @@ async def drive(
             message_id = call.result["message_id"]
             call = await one_step(user, api.make_callback_update(user, data, message_id))
 
-    await asyncio.gather(*(parent(10_000 + i) for i in range(parents)))
+    await asyncio.gather(*(parent(first_user + i) for i in range(parents)))
     return latencies
 
 
@@ -127,6 +129,7 @@ async def run_bot(
     echo: bool,
     opt_in: bool = False,
     think: float = 0.0,
+    first_user: int = 10_000,
 ) -> dict:
     api.keyboard_only = not echo  # a babyloss-bot step ends with the message carrying buttons
     env = {**os.environ, "TELEGRAM_BOT_TOKEN": api.token, "PYTHONPATH": str(ROOT)}
@@ -134,9 +137,13 @@ async def run_bot(
         proc = await asyncio.create_subprocess_exec(*argv, env=env, stderr=log)
     try:
         await api.wait_for(lambda c: c.method == "getUpdates", timeout=60)
-        await drive(api, min(parents, 5), 1.0, echo=echo, opt_in=opt_in)  # warm up
+        # New users every run: parents remembered by an earlier round would be welcomed back.
+        warm = dict(echo=echo, opt_in=opt_in, first_user=first_user + parents)
+        await drive(api, min(parents, 5), 1.0, **warm)  # warm up
         t0, cpu0 = time.perf_counter(), cpu_seconds(proc.pid)
-        latencies = await drive(api, parents, seconds, echo=echo, opt_in=opt_in, think=think)
+        latencies = await drive(
+            api, parents, seconds, echo=echo, opt_in=opt_in, think=think, first_user=first_user
+        )
         elapsed = time.perf_counter() - t0
         cpu = cpu_seconds(proc.pid) - cpu0
         rss = peak_rss_mb(proc.pid)
@@ -168,7 +175,7 @@ async def run_echo(args) -> dict:
         )
 
 
-async def run_babyloss(args, tmp: Path) -> dict:
+async def run_babyloss(args, tmp: Path, first_user: int) -> dict:
     async with BenchApi() as api:
         config = tmp / "config.yaml"
         config.write_text(
@@ -189,6 +196,7 @@ async def run_babyloss(args, tmp: Path) -> dict:
             echo=False,
             opt_in=args.opt_in,
             think=args.think,
+            first_user=first_user,
         )
 
 
@@ -216,7 +224,8 @@ async def main_async(args) -> None:
                 if which == "echo":
                     echo.append(await run_echo(args))
                 else:
-                    ours.append(await run_babyloss(args, tmp))
+                    first_user = 10_000 + i * (args.parents + 10)
+                    ours.append(await run_babyloss(args, tmp, first_user))
     print(
         f"{args.parents} concurrent parents, {args.seconds:.0f} s a run, {args.rounds} "
         f"round(s), pacing off, {os.cpu_count()} cores, babyloss-bot "
