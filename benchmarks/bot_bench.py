@@ -34,10 +34,16 @@ from tests.fakes.bot_api import Call, FakeBotApi  # noqa: E402
 class BenchApi(FakeBotApi):
     """The stand-in server, plus a cheap way to wait for one chat's next message."""
 
-    def __init__(self) -> None:
+    def __init__(self, rtt: float = 0.0) -> None:
         super().__init__(validate_html=False)
         self.waiters: dict[int, asyncio.Future] = {}
         self.keyboard_only = True
+        self.rtt = rtt  # seconds added to every answer but getUpdates': the trip to Telegram
+
+    async def _handle_api(self, request):
+        if self.rtt and request.match_info["method"].lower() != "getupdates":
+            await asyncio.sleep(self.rtt)
+        return await super()._handle_api(request)
 
     def _finish(self, call: Call, outcome):
         response = super()._finish(call, outcome)
@@ -164,7 +170,7 @@ async def run_bot(
 
 
 async def run_echo(args) -> dict:
-    async with BenchApi() as api:
+    async with BenchApi(args.rtt / 1000) as api:
         return await run_bot(
             api,
             [sys.executable, str(ROOT / "benchmarks" / "echo_bot.py"), api.base_url],
@@ -176,7 +182,7 @@ async def run_echo(args) -> dict:
 
 
 async def run_babyloss(args, tmp: Path, first_user: int) -> dict:
-    async with BenchApi() as api:
+    async with BenchApi(args.rtt / 1000) as api:
         config = tmp / "config.yaml"
         config.write_text(
             f"telegram:\n  base_url: {api.base_url}\n"
@@ -233,6 +239,7 @@ async def main_async(args) -> None:
         + (", parents opted in (a durable write every step)" if args.opt_in else "")
         + (f", {args.stored} parents already stored" if args.stored else "")
         + (f", about {args.think:g} s between a parent's steps" if args.think else "")
+        + (f", {args.rtt:g} ms round trip to the Bot API" if args.rtt else "")
     )
     header = (
         f"{'':24} {'steps':>7} {'steps/s':>9} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} "
@@ -269,6 +276,13 @@ def main() -> None:
     parser.add_argument("--transport", choices=("aiohttp", "httpx"), default="aiohttp")
     parser.add_argument(
         "--rounds", type=int, default=1, help="alternate the two bots this many times"
+    )
+    parser.add_argument(
+        "--rtt",
+        type=float,
+        default=0.0,
+        help="milliseconds the stand-in server waits before answering each call (but "
+        "getUpdates), as the trip to Telegram's servers would take",
     )
     parser.add_argument(
         "--think",
