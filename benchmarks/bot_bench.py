@@ -86,8 +86,9 @@ async def drive(
     think: float = 0.0,
     first_user: int = 10_000,
 ) -> list[float]:
-    """Each parent steps as soon as it sees the answer (think=0), or after about ``think`` s.
-    Parents are users ``first_user``, ``first_user + 1``, ..."""
+    """Each parent steps as soon as it sees the answer (think=0), or after about ``think`` s
+    (and then arrives at a random moment within the first ``think`` s). Parents are users
+    ``first_user``, ``first_user + 1``, ..."""
     latencies: list[float] = []
     deadline = time.monotonic() + seconds
     rng = random.Random(7)
@@ -104,6 +105,8 @@ async def drive(
         return call
 
     async def parent(user: int) -> None:
+        if think:  # people arrive over a while, not all in the same millisecond
+            await asyncio.sleep(think * rng.random())
         if echo:
             while time.monotonic() < deadline:
                 await one_step(user, api.make_text_update(user, f"hello {rng.random()}"))
