@@ -376,3 +376,24 @@ async def test_when_the_safety_net_is_unsure_the_bot_asks_and_carries_on(tmp_pat
         calls = await h.press(PARENT, "Yes, or I'm not sure")
         assert any("116 123" in t for t in texts(calls))
         assert h.service.stats.crisis == 1
+
+
+async def test_on_telegram_the_question_shows_the_numbers_and_a_typed_answer_counts():
+    from tests.conftest import ROOT
+
+    # The shipped dialogues and model: this message is one the net is unsure of.
+    async with running(dialogues=ROOT / "dialogues") as h:
+        await h.text(PARENT, "/menu")
+        calls = await h.text(PARENT, "I don't see the point of anything anymore")
+        sent = texts(calls)
+        assert "999" in sent[1] and "116 123" in sent[1]  # the numbers, before the question
+        assert "thoughts of ending your life" in sent[-1]
+        assert h.service.stats.safety_checks == 1 and h.service.stats.crisis == 0
+        calls = await h.text(PARENT, "sometimes")
+        assert any("You don't have to face this alone" in t for t in texts(calls))
+        assert h.service.stats.crisis == 1
+        await h.text(PARENT, "/menu")
+        await h.text(PARENT, "I don't see the point of anything anymore")
+        calls = await h.text(PARENT, "no, just sad")
+        assert "carry on whenever you're ready" in texts(calls)[0]
+        assert h.service.stats.crisis == 1
