@@ -314,10 +314,10 @@ def _say(d: Dialogue, s: Session, text: str, ctx: Context) -> StepResult:
 
 def _answer_to_check(d: Dialogue, s: Session, text: str, ctx: Context) -> StepResult:
     """Words typed in answer to "are you having thoughts of ending your life?". Only a
-    clear no ("no", "I'm safe", "nope, just sad") with nothing worrying in it carries on;
-    yes, "not sure", "sometimes" and anything else get the crisis reply, as the button
+    clear no and nothing else ("no", "No, I'm safe", "nope, just sad") carries on; yes,
+    "not sure", "no, not yet" and anything else get the crisis reply, as the button
     "Yes, or I'm not sure" would."""
-    if assess(text, d.risk_phrases) != CRISIS and is_safe_answer(text, d.risk_phrases):
+    if is_safe_answer(text, d.risk_phrases):
         return _press(d, s, SAFE, ctx)
     return _press(d, s, UNSAFE, ctx)
 

@@ -27,7 +27,7 @@ from bot.safety import load_risk_phrases
 from tests.conftest import ROOT
 
 # The shipped answers that mean "No, I'm safe" (dialogues/safety/risk-phrases.yaml).
-SHIPPED_SAFE_ANSWERS = load_risk_phrases(ROOT / "dialogues")[0].safe_answers
+SHIPPED = load_risk_phrases(ROOT / "dialogues")[0]
 
 
 def press(d, result, label, ctx=None):
@@ -330,6 +330,10 @@ def test_a_safety_check_node_shows_its_messages_then_asks_with_the_two_answers(e
         ("not sure", False),
         ("idk", False),
         ("not really", False),  # not a clear no
+        ("no, not yet", False),  # a no with more after it
+        ("no one cares anymore", False),
+        ("im ok", False),  # "I'm ok" only counts after a clear no
+        ("no, I'm ok, thank you", True),
         ("no but i want to die", False),
         ("what is microchimerism", False),  # not an answer: the crisis reply, to be safe
     ],
@@ -338,7 +342,8 @@ def test_a_typed_answer_to_the_safety_question_is_read_as_an_answer(
     example_dialogue, answer: str, safe: bool
 ):
     d = _with_model(example_dialogue)
-    d = replace(d, risk_phrases=replace(d.risk_phrases, safe_answers=SHIPPED_SAFE_ANSWERS))
+    answers = {"safe_answers": SHIPPED.safe_answers, "safe_endings": SHIPPED.safe_endings}
+    d = replace(d, risk_phrases=replace(d.risk_phrases, **answers))
     node = next(n for n in d.nodes if n not in ("crisis", d.entry["start"]))
     session = enter(d, new_session(d), node).session
     asked = step(d, session, Say("so sad"))

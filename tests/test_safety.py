@@ -139,16 +139,19 @@ def test_phrase_syntax_gaps_alternatives_and_exceptions() -> None:
     assert is_risk("i had to end it with him and now i want to end it", m)
 
 
-def test_safe_answers_are_clear_noes_at_the_start_with_nothing_worrying_after() -> None:
+def test_safe_answers_are_clear_noes_with_nothing_but_harmless_words_after() -> None:
     m, problems = parse_risk_phrases(
         b"phrases:\n  - want to die\n"
-        b"safe_answers:\n  - (lol)? (no|nope)\n  - (im|i am) (safe|ok)\n",
+        b"safe_answers:\n  - (lol)? (no way|nope|no)\n  - (im|i am) safe\n"
+        b"safe_endings:\n  - (im|i am) ok\n  - thanks\n",
         "p.yaml",
     )
     assert problems == []
-    for text in ("No", "no!", "lol no", "No, I'm safe", "nope im ok", "im ok thanks"):
+    safe = ("No", "no!", "lol no", "No, I'm safe", "nope im ok", "no way", "no, im ok thanks")
+    for text in safe:
         assert is_safe_answer(text, m), text
-    for text in ("yes", "i have no one", "not sure", "no. i want to die", ""):
+    unsafe = ("yes", "i have no one", "not sure", "no. i want to die", "", "im ok", "no, not yet")
+    for text in unsafe:
         assert not is_safe_answer(text, m), text
 
 

@@ -23,7 +23,7 @@ from bot.yaml_reader import YList, YMap, read_yaml
 PHRASES_FILE = Path("safety") / "risk-phrases.yaml"
 MODEL_FILE = Path("safety") / "risk-model.json"
 GAP_WORDS = 3  # how many words a '*' in a phrase may stand for
-_KEYS = ("phrases", "exceptions", "spellings", "fuzzy_words", "safe_answers")
+_KEYS = ("phrases", "exceptions", "spellings", "fuzzy_words", "safe_answers", "safe_endings")
 _APOSTROPHES = str.maketrans({"\u2019": "", "\u2018": "", "'": "", "`": "", "\u02bc": ""})
 _REPEATS = re.compile(r"([a-z])\1{2,}")
 
@@ -36,9 +36,10 @@ class RiskMatcher:
     fuzzy_words: tuple[str, ...] = ()
     source: tuple[str, ...] = ()  # the phrases as written, for reports
     model: RiskModel | None = None  # the learned second opinion, when there is one
-    # Typed at the start of an answer to "are you having thoughts of ending your life?",
-    # these mean "No, I'm safe".
+    # A typed answer to "are you having thoughts of ending your life?" means "No, I'm safe"
+    # when it starts with safe answers and goes on with nothing but those and safe endings.
     safe_answers: tuple[re.Pattern, ...] = ()
+    safe_endings: tuple[re.Pattern, ...] = ()
 
     def prepare(self, text: str) -> str:
         """The text as the phrases see it: normalised, exceptions cut out, spellings fixed."""
@@ -99,20 +100,31 @@ def is_risk(text: str, matcher: RiskMatcher | None) -> bool:
 
 
 def is_safe_answer(text: str, matcher: RiskMatcher | None) -> bool:
-    """Whether ``text``, typed in answer to the direct question, is a clear no: it starts
-    with safe answers ("no", "I'm safe", ...) and nothing after them worries the net."""
+    """Whether ``text``, typed in answer to the direct question, is a clear no and nothing
+    else: it starts with a safe answer ("no", "I'm safe", ...), and what follows is only
+    more of them or harmless endings ("just sad", "thank you"). "no, not yet", "no one
+    cares" and "I'm ok I guess" are not."""
     if matcher is None or not text:
         return False
     norm = normalise(text, matcher.spellings)
-    answered = False
-    while norm.strip():  # "No, I'm safe" is two safe answers in a row
-        found = next((m for p in matcher.safe_answers if (m := p.match(norm))), None)
-        if found is None:
+    norm, answered = _strip_leading(norm, matcher.safe_answers)
+    if not answered:
+        return False
+    norm, _ = _strip_leading(norm, matcher.safe_answers + matcher.safe_endings)
+    return not norm.strip()
+
+
+def _strip_leading(norm: str, patterns: tuple[re.Pattern, ...]) -> tuple[str, bool]:
+    """Remove matches of ``patterns`` from the start of ``norm``, longest first, while any
+    match; say whether one did."""
+    stripped = False
+    while norm.strip():
+        ends = [m.end() for p in patterns if (m := p.match(norm))]
+        if not ends:
             break
-        answered = True
-        norm = " " + norm[found.end() :]
-    rest = norm.strip()
-    return answered and (not rest or assess(rest, matcher) is None)
+        stripped = True
+        norm = " " + norm[max(ends) :]
+    return norm, stripped
 
 
 def normalise(text: str, spellings: dict | None = None, fuzzy_words: tuple[str, ...] = ()) -> str:
@@ -315,6 +327,7 @@ def parse_risk_phrases(data: bytes, name: str) -> tuple[RiskMatcher | None, list
     exceptions = words("exceptions")
     fuzzy = tuple(normalise(w).strip() for w, _ in words("fuzzy_words"))
     safe_answers = words("safe_answers")
+    safe_endings = words("safe_endings")
     if not phrases and not problems:
         problems.append(Problem("BL070", "no phrases: the safety net would never fire", name))
     if problems:
@@ -326,5 +339,6 @@ def parse_risk_phrases(data: bytes, name: str) -> tuple[RiskMatcher | None, list
         fuzzy_words=fuzzy,
         source=tuple(p for p, _ in phrases),
         safe_answers=tuple(compile_phrase(a, spellings) for a, _ in safe_answers),
+        safe_endings=tuple(compile_phrase(a, spellings) for a, _ in safe_endings),
     )
     return matcher, problems
