@@ -54,6 +54,8 @@ def run_chat(
                 continue
             assert isinstance(out, Reply)
             prefix = {"note": "[content note] ", "system": "(bot) "}.get(out.kind, "")
+            if out.kind == "note" and out.text.lower().startswith("content note"):
+                prefix = ""  # the note says so itself: no "[content note] Content note:"
             stdout.write(f"\n{prefix}{to_terminal(out.text, colour=colour)}\n")
             for i, button in enumerate(out.buttons, start=1):
                 stdout.write(f"  [{i}] {button.label}\n")

@@ -79,7 +79,8 @@ def test_chat_plays_buttons_text_and_commands() -> None:
     result = run("chat", "--dialogues", str(EXAMPLE), "--name", "Sam", stdin=session)
     assert result.returncode == 0, result.stderr
     out = result.stdout
-    assert "[content note] Content note" in out
+    assert "\nContent note: this conversation" in out  # said once, not twice
+    assert "[content note] Content note" not in out
     assert "Hello Sam." in out
     assert "[2] I'm a partner" in out
     assert "Partners are often forgotten" in out  # pressed 2
