@@ -13,6 +13,7 @@ from bot.model import ANY, BUILTIN_VARIABLES, Dialogue, Node, Text
 from bot.problems import Problem, did_you_mean
 from bot.telegram_html import html_problems, offset_to_pos, telegram_length, visible_text
 from bot.templating import placeholders, render
+from bot.translation.fingerprint import SOURCE_LANGUAGE
 
 TELEGRAM_MAX_MESSAGE = 4096
 TELEGRAM_MAX_CALLBACK_DATA = 64
@@ -53,6 +54,30 @@ def check_dialogue(d: Dialogue, *, today: dt.date) -> list[Problem]:
                 missing = sorted(languages - {d.settings.default_language})
             if missing:
                 report("BL050", f"{what} has no {', '.join(missing)} text", file, text.pos)
+        for lang in sorted(text.fuzzy):
+            report(
+                "BL052",
+                f"{what}: the {lang} translation was made from older English, so parents "
+                "see the English",
+                file,
+                text.pos,
+            )
+        source = text.variants.get(SOURCE_LANGUAGE, text.variants.get(ANY))
+        if source is not None and translated:
+            wanted = _variable_names(source)
+            for lang in translated:
+                if lang == SOURCE_LANGUAGE or lang in text.fuzzy:
+                    continue
+                got = _variable_names(text.variants[lang])
+                if got != wanted:
+                    differ = ", ".join(f"{{{n}}}" for n in sorted(got ^ wanted))
+                    report(
+                        "BL053",
+                        f"{what} ({lang}) does not use the same variables as the English "
+                        f"({differ})",
+                        file,
+                        text.pos,
+                    )
         for lang, raw in text.variants.items():
             label = "" if lang == ANY else f" ({lang})"
             for name, default, offset in placeholders(raw):
@@ -219,6 +244,10 @@ def check_dialogue(d: Dialogue, *, today: dt.date) -> list[Problem]:
                     node.pos,
                 )
     return problems
+
+
+def _variable_names(raw: str) -> set[str]:
+    return {name for name, _, _ in placeholders(raw)}
 
 
 def _check_signpost_lengths(d: Dialogue, node: Node, report) -> None:

@@ -15,8 +15,9 @@ from bot.checks import callback_data
 from bot.dates import parse_day_month
 from bot.model import Dialogue, Node, Option, Text, conditions_hold, freeze
 from bot.reminders import PREFERENCE_VARIABLES
-from bot.safety import ASK, CRISIS, assess, is_safe_answer
+from bot.safety import ASK, CRISIS
 from bot.templating import render
+from bot.translation.phrases import assess_languages, is_safe_answer_any
 
 HISTORY_LIMIT = 30
 KEPT_ON_RESTART = frozenset(
@@ -282,7 +283,7 @@ def _option_from_data(d: Dialogue, s: Session, data: str) -> Option | None:
 
 
 def _say(d: Dialogue, s: Session, text: str, ctx: Context) -> StepResult:
-    level = assess(text, d.risk_phrases)
+    level = assess_languages(text, d)
     if level == CRISIS:
         # Safety first: wherever the parent is, risk language gets the crisis reply now.
         return _goto(d, s, d.entry["crisis"], ctx, events=("crisis",))
@@ -317,7 +318,7 @@ def _answer_to_check(d: Dialogue, s: Session, text: str, ctx: Context) -> StepRe
     clear no and nothing else ("no", "No, I'm safe", "nope, just sad") carries on; yes,
     "not sure", "no, not yet" and anything else get the crisis reply, as the button
     "Yes, or I'm not sure" would."""
-    if is_safe_answer(text, d.risk_phrases):
+    if is_safe_answer_any(text, d):
         return _press(d, s, SAFE, ctx)
     return _press(d, s, UNSAFE, ctx)
 
@@ -439,7 +440,10 @@ def _signposts(d: Dialogue, s: Session, ids: tuple[str, ...], ctx: Context) -> s
 
 
 def _lang(d: Dialogue, s: Session) -> str:
-    return s.language or d.settings.default_language
+    # A language no longer offered (not reviewed, or dropped) falls back to the default.
+    if s.language and s.language in d.settings.languages:
+        return s.language
+    return d.settings.default_language
 
 
 def _t(d: Dialogue, s: Session, text: Text) -> str:

@@ -39,6 +39,9 @@ from bot.model import (
 )
 from bot.problems import Problem, did_you_mean, has_errors
 from bot.safety import load_risk_phrases
+from bot.translation.fingerprint import FROM_SUFFIX, SOURCE_LANGUAGE, fuzzy_languages
+from bot.translation.phrases import load_language_phrases
+from bot.translation.review import read_reviews
 from bot.yaml_reader import YList, YMap, read_yaml
 
 FILE_KEYS = ("nodes", "signposts", "entry_points", "settings", "system_messages", "reminders")
@@ -57,6 +60,7 @@ SETTINGS_KEYS = (
     "readability_limit",
     "label_limit",
     "privacy_version",
+    "translations",
 )
 
 NODE_ID = re.compile(r"^[a-z][a-z0-9_]*$")
@@ -64,7 +68,7 @@ LANG_CODE = re.compile(r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})?$")
 VAR_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 
 # Folders inside a dialogue folder that hold other kinds of YAML.
-SKIP_DIRS = ("tests", "safety")
+SKIP_DIRS = ("tests", "safety", "translations")
 
 
 @dataclass
@@ -153,7 +157,11 @@ class _FileParser:
             return Text(freeze({ANY: value}), pos)
         if isinstance(value, YMap):
             variants = {}
+            origins = {}  # cy_from: the English a translation was made from
             for lang, item in value.items():
+                if lang.endswith(FROM_SUFFIX) and LANG_CODE.match(lang[: -len(FROM_SUFFIX)]):
+                    origins[lang[: -len(FROM_SUFFIX)]] = _scalar_str(item)
+                    continue
                 if not LANG_CODE.match(lang):
                     self.report(
                         "BL007",
@@ -171,7 +179,9 @@ class _FileParser:
                     )
                     continue
                 variants[lang] = item
-            return Text(freeze(variants), pos) if variants else None
+            if not variants:
+                return None
+            return Text(freeze(variants), pos, fuzzy_languages(variants, origins))
         if value is None:
             self.report("BL024", f"{what} is empty", pos)
         else:
@@ -593,6 +603,10 @@ def _settings(p: _FileParser, value: object, pos) -> Settings:
         kwargs["languages"] = p.id_list(
             mapping["languages"], "'languages'", mapping.where_value("languages")
         )
+    if "translations" in mapping:
+        kwargs["translations"] = freeze(
+            read_reviews(p, mapping["translations"], mapping.where_value("translations"))
+        )
     if "privacy_version" in mapping:
         kwargs["privacy_version"] = _scalar_str(mapping["privacy_version"])
     if "default_region" in mapping:
@@ -638,6 +652,7 @@ def _load_dialogue(
     default_language: str | None = None,
     variables: Mapping[str, str] | None = None,
     risk_phrases: tuple = (),
+    language_phrases: Mapping | None = None,
     today: dt.date | None = None,
 ) -> LoadResult:
     """Parse and validate dialogue files. Pure: same bytes, same result.
@@ -707,8 +722,21 @@ def _load_dialogue(
         system_messages=freeze(got.system),
         version=digest.hexdigest()[:12],
         risk_phrases=risk_phrases,
+        language_phrases=freeze(language_phrases or {}),
         reminders=freeze({kind: node_id for kind, (node_id, _, _) in got.reminders.items()}),
     )
+    if language_phrases is not None:  # None: not looked for (a single file, a test)
+        for lang in settings.languages:
+            if lang != SOURCE_LANGUAGE and lang not in language_phrases:
+                problems.append(
+                    Problem(
+                        "BL055",
+                        f"'{lang}' has no safety phrase list (safety/risk-phrases.{lang}.yaml): "
+                        "the safety net would understand only English",
+                        got.entry_where[0] if got.entry_where else sorted(files)[0],
+                        *(got.entry_where[1] if got.entry_where else (0, 0)),
+                    )
+                )
     if not has_errors(problems):
         # Cross-file checks need a structurally sound dialogue to look at.
         problems.extend(checks.check_dialogue(dialogue, today=today or dt.date.today()))
@@ -729,6 +757,9 @@ def load_dialogue_dir(path: str | Path, **kwargs) -> LoadResult:
     safety_problems: list[Problem] = []
     if "risk_phrases" not in kwargs:
         kwargs["risk_phrases"], safety_problems = load_risk_phrases(Path(path))
+    if "language_phrases" not in kwargs:
+        kwargs["language_phrases"], more = load_language_phrases(Path(path))
+        safety_problems += more
     result = load_dialogue(files, **kwargs)
     if has_errors(safety_problems):
         return LoadResult(

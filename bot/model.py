@@ -83,10 +83,13 @@ class Text:
 
     variants: MappingProxyType
     pos: Pos = (0, 0)
+    # Translations made from older English (see bot.translation.fingerprint): kept for
+    # the translators, but parents see the default language until one is reviewed.
+    fuzzy: frozenset = frozenset()
 
     def pick(self, lang: str, default_lang: str) -> str:
         v = self.variants
-        if lang in v:
+        if lang in v and lang not in self.fuzzy:
             return v[lang]
         if default_lang in v:
             return v[default_lang]
@@ -196,6 +199,32 @@ class Signpost:
 
 
 @dataclass(frozen=True)
+class Review:
+    """Who read a language's translation and when (``settings: translations:``). The
+    crisis reply and safety question, and the language's safety phrase list, are
+    reviewed on their own: nothing else in a language goes live before them."""
+
+    reviewed_by: str = ""
+    reviewed_on: dt.date | None = None
+    crisis_reviewed_by: str = ""
+    crisis_reviewed_on: dt.date | None = None
+    phrases_reviewed_by: str = ""
+    phrases_reviewed_on: dt.date | None = None
+
+    @property
+    def reviewed(self) -> bool:
+        return bool(self.reviewed_by and self.reviewed_on)
+
+    @property
+    def crisis_reviewed(self) -> bool:
+        return bool(self.crisis_reviewed_by and self.crisis_reviewed_on)
+
+    @property
+    def phrases_reviewed(self) -> bool:
+        return bool(self.phrases_reviewed_by and self.phrases_reviewed_on)
+
+
+@dataclass(frozen=True)
 class Settings:
     default_language: str = "en"
     languages: tuple[str, ...] = ("en",)
@@ -204,6 +233,7 @@ class Settings:
     readability_limit: int = 600
     label_limit: int = 40
     privacy_version: str = "1"  # bump when the privacy text changes materially: asks again
+    translations: MappingProxyType = field(default_factory=freeze)  # language -> Review
 
 
 @dataclass(frozen=True)
@@ -216,6 +246,9 @@ class Dialogue:
     version: str  # short hash of the files' bytes, for logs and /healthz
     risk_phrases: tuple = ()  # compiled safety patterns, see bot.safety
     reminders: MappingProxyType = field(default_factory=freeze)  # kind -> node id
+    # The safety phrase list of each other language (bot.translation.phrases), applied to
+    # what parents using that language type, on top of the English net.
+    language_phrases: MappingProxyType = field(default_factory=freeze)  # language -> matcher
 
     def system(self, key: str) -> Text:
         return self.system_messages.get(key) or Text.plain(DEFAULT_SYSTEM_MESSAGES[key])

@@ -41,7 +41,6 @@ from telegram.ext import (
 from bot import engine
 from bot.engine import Command, Context, Other, Pause, Press, Reply, Say, Start, StepResult
 from bot.model import REMINDER_KINDS, Dialogue
-from bot.safety import assess
 from bot.service.admin import ADMIN_COMMANDS, AdminMixin
 from bot.service.config import Config
 from bot.service.memory import release_free_memory_job
@@ -55,6 +54,7 @@ from bot.service.sessions import MemorySessions
 from bot.service.transport import AiohttpRequest
 from bot.service.updates import PerParentUpdateProcessor
 from bot.storage import Database, now_utc
+from bot.translation.phrases import assess_languages
 
 log = logging.getLogger("babyloss.bot")
 
@@ -302,7 +302,7 @@ class BabylossBot(ParentDataMixin, ReminderMessagesMixin, AdminMixin):
 
     def _concerning(self, text: str) -> bool:
         """Whether the safety net would act on these words (crisis reply or asking)."""
-        return assess(text, self.dialogue.risk_phrases) is not None
+        return assess_languages(text, self.dialogue) is not None
 
     # -- Steps -----------------------------------------------------------------------
     async def run_step(self, update: Update, context, inp) -> None:
@@ -329,7 +329,7 @@ class BabylossBot(ParentDataMixin, ReminderMessagesMixin, AdminMixin):
             # Not in memory: a parent who asked to be remembered may be coming back.
             returning = await self.sessions.stored(user.id)
             session = returning.session if returning else engine.new_session(dialogue)
-        risky = isinstance(inp, Say) and assess(inp.text, dialogue.risk_phrases) is not None
+        risky = isinstance(inp, Say) and assess_languages(inp.text, dialogue) is not None
         if returning and not risky and not isinstance(inp, Press):
             if (
                 returning.privacy_version != dialogue.settings.privacy_version
