@@ -1,4 +1,4 @@
-"""The ``babyloss-bot`` command: chat, validate, graph, test, safety, train and run.
+"""The ``babyloss-bot`` command: chat, validate, graph, test, safety, train, translate and run.
 
 Each sub-command is a thin shell over the pure core; this module only parses arguments,
 reads files and prints.
@@ -324,6 +324,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--dialogues", metavar="PATH")
     p.set_defaults(func=cmd_train)
+
+    from bot.translation.command import add_parser as add_translate_parser
+
+    add_translate_parser(sub)
 
     p = sub.add_parser("run", help="serve the dialogues on Telegram (needs a bot token)")
     p.add_argument("--config", metavar="FILE", help="configuration file (see config.example.yaml)")

@@ -76,6 +76,7 @@ class LoadResult:
     dialogue: Dialogue | None  # None when there are errors: never serve a broken dialogue
     problems: list[Problem] = field(default_factory=list)
     draft: Dialogue | None = None  # whatever could be read, errors or not (for diagrams)
+    language_notes: list[str] = field(default_factory=list)  # languages run refuses, and why
 
     @property
     def ok(self) -> bool:

@@ -31,7 +31,11 @@ def load_service(config: Config, db: Database | None = None) -> BabylossBot:
         raise ConfigError(
             f"the dialogues in {config.dialogues_path} have errors:\n" + "\n".join(errors)
         )
-    return BabylossBot(config, result.dialogue, db=db)
+    for note in result.language_notes:
+        log.warning(note)
+    service = BabylossBot(config, result.dialogue, db=db)
+    service.language_notes = result.language_notes
+    return service
 
 
 async def serve(
@@ -142,6 +146,9 @@ def check(config: Config) -> int:
             f"dialogues: ok, version {service.dialogue.version}, "
             f"{len(service.dialogue.nodes)} nodes ({config.dialogues_path})"
         )
+        print(f"languages: {', '.join(service.dialogue.settings.languages)}")
+        for note in service.language_notes:
+            print(f"note: {note}")
     except ConfigError as exc:
         print(f"error: {exc}")
         ok = False

@@ -55,6 +55,7 @@ from bot.service.transport import AiohttpRequest
 from bot.service.updates import PerParentUpdateProcessor
 from bot.storage import Database, now_utc
 from bot.translation.phrases import assess_languages
+from bot.translation.review import refusal
 
 log = logging.getLogger("babyloss.bot")
 
@@ -229,6 +230,8 @@ class BabylossBot(ParentDataMixin, ReminderMessagesMixin, AdminMixin):
         if name == "start":
             await self.run_step(update, context, Start())
         elif name in ENGINE_COMMANDS:
+            if name == "language" and not self._may_use_language(argument.lower(), user_id):
+                argument = ""  # a preview language does not exist for parents
             await self.run_step(update, context, Command(name, argument))
         elif name == "mydata":
             await self.send_my_data(update)
@@ -299,6 +302,12 @@ class BabylossBot(ParentDataMixin, ReminderMessagesMixin, AdminMixin):
         jobs.run_repeating(self.apply_retention, interval=24 * 3600, first=30, name="retention")
         jobs.run_repeating(self.expire_idle, interval=3600, first=3600, name="expire-idle")
         jobs.run_repeating(release_free_memory_job, interval=60, first=60, name="release-memory")
+
+    def _may_use_language(self, lang: str, user_id: int) -> bool:
+        """Preview languages (not yet reviewed) are offered to admins only."""
+        if user_id in self.config.admins or lang not in self.config.preview_languages:
+            return True
+        return refusal(self.dialogue, lang) is None
 
     def _concerning(self, text: str) -> bool:
         """Whether the safety net would act on these words (crisis reply or asking)."""
