@@ -97,9 +97,14 @@ def find_spots(text: str) -> tuple[list[Spot], dict]:
     spots: list[Spot] = []
     entry: dict[str, str] = {}
 
+    seen: set[int] = set()
+
     def add(context, kind, node, parent, key_node=None, node_id="", comments=None):
-        if not _is_text(node):
+        # A text shared through a YAML alias (*name) is one text: translated where its
+        # anchor (&name) is, and everywhere it is used.
+        if not _is_text(node) or id(node) in seen:
             return
+        seen.add(id(node))
         holder = "flow" if parent.flow_style else ("value" if key_node is not None else "item")
         spots.append(
             Spot(
