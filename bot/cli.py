@@ -78,6 +78,12 @@ def cmd_chat(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
+    if args.lang:
+        from bot.translation.review import refusal
+
+        why = refusal(dialogue, args.lang)
+        if why:  # volunteers may play a draft; parents never see one
+            print(f"Note: '{args.lang}' is a draft: {why}. run would not offer it.\n")
     return run_chat(
         dialogue, start_node=args.start_node, language=args.lang, first_name=args.name or ""
     )

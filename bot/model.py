@@ -89,13 +89,12 @@ class Text:
 
     def pick(self, lang: str, default_lang: str) -> str:
         v = self.variants
-        if lang in v and lang not in self.fuzzy:
-            return v[lang]
-        if default_lang in v:
-            return v[default_lang]
+        for candidate in (lang, default_lang):
+            if candidate in v and candidate not in self.fuzzy:
+                return v[candidate]
         if ANY in v:
             return v[ANY]
-        return next(iter(v.values()), "")
+        return next((t for code, t in v.items() if code not in self.fuzzy), "")
 
     @classmethod
     def plain(cls, text: str) -> Text:
