@@ -44,9 +44,28 @@ def po_path(folder: Path, lang: str, yaml_file: Path) -> Path:
     return folder / "translations" / lang / yaml_file.relative_to(folder).with_suffix(".po")
 
 
-def _is_crisis(spot: Spot, entry: dict[str, str]) -> bool:
+def _is_crisis(spot: Spot, entry: dict[str, str], signposts: frozenset[str] = frozenset()) -> bool:
     crisis_nodes = {entry.get(name) for name in CRISIS_NODES} - {None}
-    return spot.node_id in crisis_nodes or spot.context.startswith("system:safety_check")
+    return (
+        spot.node_id in crisis_nodes
+        or spot.context.startswith("system:safety_check")
+        or spot.context.removeprefix("signpost:") in signposts
+    )
+
+
+def _crisis_signposts(folder: Path) -> frozenset[str]:
+    """The signposts the crisis reply and the safety question list."""
+    from bot.loader import load_dialogue_dir
+
+    draft = load_dialogue_dir(folder).draft
+    if draft is None:
+        return frozenset()
+    out: set[str] = set()
+    for name in CRISIS_NODES:
+        node = draft.nodes.get(draft.entry.get(name, ""))
+        for message in node.messages if node else ():
+            out.update(message.signposts)
+    return frozenset(out)
 
 
 def notes_for(spot: Spot, english: str, crisis: bool) -> str:
@@ -115,6 +134,7 @@ def export_language(folder: Path, lang: str, out_dir: Path | None = None) -> lis
     entry: dict[str, str] = {}
     for _, file_entry in found.values():
         entry.update(file_entry)
+    crisis_signposts = _crisis_signposts(folder)
     system_home = next((p for p, (_, e) in found.items() if e), files[0] if files else None)
     results = []
     for path in files:
@@ -126,7 +146,7 @@ def export_language(folder: Path, lang: str, out_dir: Path | None = None) -> lis
             else out_dir / path.relative_to(folder).with_suffix(".po")
         )
         old = _read_existing(target)
-        po = polib.POFile(wrapwidth=0)
+        po = polib.POFile()
         po.metadata = {
             "Project-Id-Version": "babyloss-bot dialogues",
             "Language": lang,
@@ -150,7 +170,7 @@ def export_language(folder: Path, lang: str, out_dir: Path | None = None) -> lis
                 msgid=english,
                 msgstr=translation or "",
                 occurrences=[(rel, str(spot.line))],
-                comment=notes_for(spot, english, _is_crisis(spot, entry)),
+                comment=notes_for(spot, english, _is_crisis(spot, entry, crisis_signposts)),
             )
             fuzzy = (
                 translation is not None and origin is not None and origin != source_hash(english)

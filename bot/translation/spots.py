@@ -83,7 +83,9 @@ def _comments_above(lines: list[str], line_index: int) -> list[str]:
     out: list[str] = []
     i = line_index - 1
     while i >= 0 and lines[i].lstrip().startswith("#"):
-        out.append(lines[i].strip().lstrip("#").strip())
+        text = lines[i].strip().lstrip("#").strip(" -")  # "# -- Section ----" rules too
+        if text:
+            out.append(text)
         i -= 1
     return list(reversed(out))
 
