@@ -260,3 +260,58 @@ def test_ordinary_grief_in_each_language_is_not_a_crisis(words: str) -> None:
     dialogue = load_dialogue_dir(ROOT / "dialogues").dialogue
     session = engine.step(dialogue, engine.new_session(dialogue), Command("menu")).session
     assert "crisis" not in engine.step(dialogue, session, Say(words)).events
+
+
+def test_the_other_languages_phrase_lists_raise_no_alarm_on_english() -> None:
+    """Every list applies to every message: Welsh and Spanish phrases must not fire on the
+    English examples that are not risk (the writers' files and blind set C)."""
+    from bot.safety import is_risk
+    from bot.safety.train import read_examples
+    from bot.translation.phrases import load_language_phrases
+
+    files = sorted((ROOT / "dialogues/safety/training").glob("*.yaml"))
+    examples, _ = read_examples([*files, ROOT / "tests/safety_blind_c.yaml"])
+    matchers, problems = load_language_phrases(ROOT / "dialogues")
+    assert problems == [] and set(matchers) == {"cy", "es"}
+    others = [e.text for e in examples if e.label == 0]
+    assert len(others) > 1000
+    for lang, matcher in matchers.items():
+        assert [t for t in others if is_risk(t, matcher)] == [], lang
+
+
+async def test_a_preview_language_is_offered_to_admins_only() -> None:
+    import asyncio
+
+    from bot.service.run import load_service, serve
+    from tests.fakes.bot_api import FakeBotApi
+    from tests.service_harness import Harness, make_config
+
+    admin, parent = 7, 1001
+    async with FakeBotApi() as fake:
+        config = make_config(
+            fake,
+            ROOT / "dialogues",
+            admins=frozenset({admin}),
+            preview_languages=("cy",),
+        )
+        service = load_service(config)  # what run does: only reviewed or preview languages
+        assert service.dialogue.settings.languages == ("en", "cy")
+        assert any("'es' is refused" in n for n in service.language_notes)
+        stop, ready = asyncio.Event(), asyncio.Event()
+        task = asyncio.create_task(serve(config, stop=stop, ready=ready, service=service))
+        try:
+            await asyncio.wait_for(ready.wait(), 10)
+            h = Harness(fake, config)  # only its helpers: the service is already running
+            for user in (admin, parent):
+                await h.text(user, "/start")
+            said = [c.params["text"] for c in await h.text(parent, "/language cy")]
+            assert "Sorry, that language is not available." in said
+            said = [c.params["text"] for c in await h.text(admin, "/language cy")]
+            assert "Iaith wedi'i newid." in said
+            said = [c.params["text"] for c in await h.text(admin, "/language es")]
+            assert any("ydy'r iaith honno ddim ar gael" in t for t in said)
+            said = [c.params["text"] for c in await h.text(parent, "/menu")]
+            assert any("What would you like to look at?" in t for t in said)
+        finally:
+            stop.set()
+            await asyncio.wait_for(task, 15)
