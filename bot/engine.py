@@ -154,6 +154,31 @@ def new_session(dialogue: Dialogue, language: str | None = None) -> Session:
     )
 
 
+def typed_names(dialogue: Dialogue, session: Session) -> dict[str, str]:
+    """The words a parent typed that this session keeps (a baby's name), by variable."""
+    return {
+        name: str(value)
+        for name in sorted(dialogue.name_variables())
+        if (value := session.variables.get(name))
+    }
+
+
+def held_in_memory(dialogue: Dialogue, session: Session) -> str:
+    """What /mydata says about a typed name held only in memory ("" if there is none).
+    HTML: the name is escaped, as every value a parent gave."""
+    names = typed_names(dialogue, session)
+    if not names:
+        return ""
+    text = _t(dialogue, session, dialogue.system("held_in_memory"))
+    return render(text, {"name": " / ".join(names.values())})
+
+
+def forget_typed(dialogue: Dialogue, session: Session) -> Session:
+    """The session without the words a parent typed (for /forget where nothing is stored)."""
+    kept = {k: v for k, v in session.variables.items() if k not in dialogue.name_variables()}
+    return replace(session, variables=freeze(kept))
+
+
 def option_key(option: Option) -> str:
     """Four hex digits that change when an option's label or target changes."""
     raw = repr((sorted(option.label.variants.items()), option.to)).encode()

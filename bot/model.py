@@ -70,6 +70,8 @@ DEFAULT_SYSTEM_MESSAGES = {
     "life, or of hurting yourself?",
     "safety_check_yes_label": "Yes, or I'm not sure",
     "safety_check_no_label": "No, I'm safe",
+    "held_in_memory": "For this conversation only, I'm holding in memory the name you told "
+    "me: {name}. Send /forget to delete it now.",
     "safety_check_thanks": "Thank you for letting me know. If that changes, /support and "
     'the "I need help now" button are always here. We can carry on whenever you\'re ready.',
 }
@@ -237,6 +239,14 @@ class Dialogue:
     version: str  # short hash of the files' bytes, for logs and /healthz
     risk_phrases: tuple = ()  # compiled safety patterns, see bot.safety
     reminders: MappingProxyType = field(default_factory=freeze)  # kind -> node id
+
+    def name_variables(self) -> frozenset[str]:
+        """Variables that hold words a parent typed (``capture: kind: name``)."""
+        return frozenset(
+            n.free_text.capture.variable
+            for n in self.nodes.values()
+            if n.free_text and n.free_text.capture and n.free_text.capture.kind == "name"
+        )
 
     def system(self, key: str) -> Text:
         return self.system_messages.get(key) or Text.plain(DEFAULT_SYSTEM_MESSAGES[key])
