@@ -366,9 +366,7 @@ async def tell_name(h, name: str, user: int = PARENT) -> list:
     return await h.text(user, name)
 
 
-async def test_a_name_told_without_consent_stays_in_memory_is_shown_and_forgotten(
-    tmp_path, caplog
-):
+async def test_a_name_told_without_consent_stays_in_memory_is_shown_and_forgotten(tmp_path, caplog):
     caplog.set_level("DEBUG")
     dialogue_dir = name_dialogue(tmp_path / "dialogue")
     db_path = tmp_path / "bot.sqlite3"
