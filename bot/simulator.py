@@ -91,11 +91,12 @@ def run_chat(
                 stdout.write(HELP + "\n")
             if name in ("mydata", "forget"):  # the terminal keeps nothing on disk
                 lang = language or dialogue.settings.default_language
-                said = dialogue.system("nothing_stored" if name == "mydata" else "forgotten")
-                stdout.write("\n(bot) " + to_terminal(said.pick(lang, lang), colour=colour) + "\n")
                 # Only a baby's name, told in this conversation, is held (in memory).
-                held = held_in_memory(dialogue, result.session) if name == "mydata" else ""
-                if held:
+                held = held_in_memory(dialogue, result.session)
+                erasing = name == "forget" and held
+                said = dialogue.system("forgotten" if erasing else "nothing_stored")
+                stdout.write("\n(bot) " + to_terminal(said.pick(lang, lang), colour=colour) + "\n")
+                if held and name == "mydata":
                     stdout.write(f"\n(bot) {to_terminal(held, colour=colour)}\n")
                 if name == "forget":
                     result = replace(result, session=forget_typed(dialogue, result.session))
