@@ -33,6 +33,7 @@ def check_dialogue(d: Dialogue, *, today: dt.date) -> list[Problem]:
     settable = _settable_values(d)
     longest = _longest_values(settable)
     languages = set(d.settings.languages)
+    typed_names = d.name_variables()  # words parents typed: not everyone will have told them
 
     def report(code: str, message: str, file: str, pos, hint: str | None = None) -> None:
         problems.append(Problem(code, message, file, pos[0], pos[1], hint))
@@ -57,6 +58,14 @@ def check_dialogue(d: Dialogue, *, today: dt.date) -> list[Problem]:
         for lang, raw in text.variants.items():
             label = "" if lang == ANY else f" ({lang})"
             for name, default, offset in placeholders(raw):
+                if default is None and name in typed_names:
+                    report(
+                        "BL042",
+                        f"{what}{label} uses {{{name}}}, a name parents type, with no "
+                        "default, so a parent who hasn't told it would see a gap",
+                        file,
+                        offset_to_pos(raw, offset, text.pos),
+                    )
                 if default is None and name not in settable:
                     report(
                         "BL040",
