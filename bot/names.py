@@ -10,6 +10,7 @@ says so kindly), so a sentence about how the parent feels is never kept.
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Iterable
 
 MAX_LENGTH = 60  # characters, after cleaning: room for "Rose, Lily and Sam" and more
@@ -46,7 +47,9 @@ def parse_names(text: str, lead_ins: Iterable[str] = ()) -> str | None:
 
 
 def _allowed(c: str) -> bool:
-    return c.isalpha() or c.isdigit() or c in " -." + _APOSTROPHES
+    # Letters and digits of every script, with their combining marks (the vowel signs of
+    # Hindi or Thai, Arabic harakat, an accent typed separately): names are not only Latin.
+    return c.isalnum() or unicodedata.category(c).startswith("M") or c in " -." + _APOSTROPHES
 
 
 def _strip_lead_in(text: str, lead_ins: Iterable[str]) -> str:

@@ -492,3 +492,21 @@ def test_a_bad_grief_setting_is_a_clear_error():
     result = load_dialogue({"main.yaml": broken})
     assert not result.ok
     assert any(p.code == "BL006" and "'grief'" in p.message for p in result.problems)
+
+
+@pytest.mark.parametrize(
+    ("typed", "kept"),
+    [
+        ("प्रिया", "प्रिया"),  # Hindi: the vowel signs are combining marks
+        ("مريم وآدم", "مريم وآدم"),  # Arabic: one name of two words, kept as typed
+        ("Zoe\u0301", "Zoe\u0301"),  # an accent typed as a separate mark
+        ("Rose\u202e & Lily\u200b", "Rose and Lily"),  # invisible controls are dropped
+        ("Rose, Lily, Sam", "Rose, Lily and Sam"),
+        ("x" * 61, None),  # longer than a name
+        ("1, 2, 3, 4, 5, 6, 7", None),  # not names
+    ],
+)
+def test_names_of_every_script_are_kept_and_controls_dropped(typed, kept):
+    from bot.names import parse_names
+
+    assert parse_names(typed) == kept
