@@ -9,7 +9,8 @@ from __future__ import annotations
 import datetime as dt
 from collections import deque
 
-from bot.model import ANY, BUILTIN_VARIABLES, Dialogue, Node, Text
+from bot.model import ANY, BUILTIN_VARIABLES, DEFAULT_SYSTEM_MESSAGES, Dialogue, Node, Text
+from bot.names import MAX_LENGTH as MAX_NAME_LENGTH
 from bot.problems import Problem, did_you_mean
 from bot.telegram_html import html_problems, offset_to_pos, telegram_length, visible_text
 from bot.templating import placeholders, render
@@ -33,11 +34,14 @@ def check_dialogue(d: Dialogue, *, today: dt.date) -> list[Problem]:
     settable = _settable_values(d)
     longest = _longest_values(settable)
     languages = set(d.settings.languages)
+    typed_names = d.name_variables()  # words parents typed: not everyone will have told them
 
     def report(code: str, message: str, file: str, pos, hint: str | None = None) -> None:
         problems.append(Problem(code, message, file, pos[0], pos[1], hint))
 
-    def check_text(text: Text, what: str, file: str, *, is_label: bool = False) -> None:
+    def check_text(
+        text: Text, what: str, file: str, *, is_label: bool = False, filled: frozenset = frozenset()
+    ) -> None:
         translated = [lang for lang in text.variants if lang != ANY]
         for lang in translated:
             if lang not in languages:
@@ -81,7 +85,15 @@ def check_dialogue(d: Dialogue, *, today: dt.date) -> list[Problem]:
         for lang, raw in text.variants.items():
             label = "" if lang == ANY else f" ({lang})"
             for name, default, offset in placeholders(raw):
-                if default is None and name not in settable:
+                if default is None and name in typed_names:
+                    report(
+                        "BL042",
+                        f"{what}{label} uses {{{name}}}, a name parents type, with no "
+                        "default, so a parent who hasn't told it would see a gap",
+                        file,
+                        offset_to_pos(raw, offset, text.pos),
+                    )
+                if default is None and name not in settable and name not in filled:
                     report(
                         "BL040",
                         f"{what}{label} uses {{{name}}}, which nothing sets."
@@ -194,6 +206,13 @@ def check_dialogue(d: Dialogue, *, today: dt.date) -> list[Problem]:
         if node.free_text:
             for j, route in enumerate(node.free_text.routes, start=1):
                 check_target(route.to, f"route {j} of {where}", f, route.to_pos)
+            if node.free_text.grief:
+                check_target(
+                    node.free_text.grief.to,
+                    f"the grief reply of {where}",
+                    f,
+                    node.free_text.grief.to_pos,
+                )
             check_target(
                 node.free_text.fallback,
                 f"the free_text fallback of {where}",
@@ -221,6 +240,8 @@ def check_dialogue(d: Dialogue, *, today: dt.date) -> list[Problem]:
             text,
             f"system message '{key}'",
             _entry_file(d),
+            # The bot fills in its own messages' variables (e.g. {name}), as in the default.
+            filled=frozenset(_variable_names(DEFAULT_SYSTEM_MESSAGES.get(key, ""))),
         )
 
     for sp in d.signposts.values():
@@ -254,7 +275,12 @@ def _check_signpost_lengths(d: Dialogue, node: Node, report) -> None:
     for i, msg in enumerate(node.messages, start=1):
         if not msg.signposts:
             continue
-        total = sum(
+        total = (
+            telegram_length(msg.text.pick(d.settings.default_language, d.settings.default_language))
+            + 2
+            if msg.text
+            else 0
+        ) + sum(
             telegram_length(sp.text.pick(d.settings.default_language, d.settings.default_language))
             + 2
             for s in msg.signposts
@@ -289,7 +315,9 @@ def _settable_values(d: Dialogue) -> dict[str, set[str]]:
             for name, val in s.items():
                 values.setdefault(name, set()).add(val)
         if node.free_text and node.free_text.capture:
-            values.setdefault(node.free_text.capture.variable, set()).add("12-31")
+            capture = node.free_text.capture
+            longest = "12-31" if capture.kind == "date" else "W" * MAX_NAME_LENGTH
+            values.setdefault(capture.variable, set()).add(longest)
     return values
 
 

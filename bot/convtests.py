@@ -29,7 +29,17 @@ from bot.yaml_reader import YList, YMap, read_yaml
 
 CASE_KEYS = ("name", "start", "language", "variables", "first_name", "steps")
 STEP_KEYS = ("press", "type", "command", "expect")
-EXPECT_KEYS = ("node", "says", "not_says", "buttons", "buttons_include", "variables", "crisis")
+EXPECT_KEYS = (
+    "node",
+    "says",
+    "not_says",
+    "first_says",
+    "messages_at_most",
+    "buttons",
+    "buttons_include",
+    "variables",
+    "crisis",
+)
 
 
 @dataclass
@@ -192,6 +202,17 @@ def check_expectations(result: StepResult, expect: dict) -> list[str]:
     for phrase in _as_list(expect.get("not_says")):
         if phrase.lower() in joined.lower():
             out.append(f"expected no reply containing '{phrase}', but one did")
+    # The first message after any content note: what a parent sees before anything else.
+    first = next((visible_text(r.text) for r in result.replies if r.kind != "note"), "")
+    for phrase in _as_list(expect.get("first_says")):
+        if phrase.lower() not in first.lower():
+            out.append(
+                f"expected the first message to contain '{phrase}', but it was: {first[:160]}"
+            )
+    if "messages_at_most" in expect:
+        count = sum(r.kind != "note" for r in result.replies)
+        if count > int(expect["messages_at_most"]):
+            out.append(f"expected at most {expect['messages_at_most']} messages, but got {count}")
     labels = [b.label for b in result.buttons]
     if "buttons" in expect and labels != _as_list(expect["buttons"]):
         out.append(f"expected buttons {_as_list(expect['buttons'])}, but got {labels}")

@@ -13,7 +13,8 @@ from types import MappingProxyType
 
 from bot.checks import callback_data
 from bot.dates import parse_day_month
-from bot.model import Dialogue, Node, Option, Text, conditions_hold, freeze
+from bot.model import Capture, Dialogue, Node, Option, Text, conditions_hold, freeze
+from bot.names import parse_names
 from bot.reminders import PREFERENCE_VARIABLES
 from bot.safety import ASK, CRISIS
 from bot.templating import render
@@ -154,6 +155,31 @@ def new_session(dialogue: Dialogue, language: str | None = None) -> Session:
     )
 
 
+def typed_names(dialogue: Dialogue, session: Session) -> dict[str, str]:
+    """The words a parent typed that this session keeps (a baby's name), by variable."""
+    return {
+        name: str(value)
+        for name in sorted(dialogue.name_variables())
+        if (value := session.variables.get(name))
+    }
+
+
+def held_in_memory(dialogue: Dialogue, session: Session) -> str:
+    """What /mydata says about a typed name held only in memory ("" if there is none).
+    HTML: the name is escaped, as every value a parent gave."""
+    names = typed_names(dialogue, session)
+    if not names:
+        return ""
+    text = _t(dialogue, session, dialogue.system("held_in_memory"))
+    return render(text, {"name": " / ".join(names.values())})
+
+
+def forget_typed(dialogue: Dialogue, session: Session) -> Session:
+    """The session without the words a parent typed (for /forget where nothing is stored)."""
+    kept = {k: v for k, v in session.variables.items() if k not in dialogue.name_variables()}
+    return replace(session, variables=freeze(kept))
+
+
 def option_key(option: Option) -> str:
     """Four hex digits that change when an option's label or target changes."""
     raw = repr((sorted(option.label.variants.items()), option.to)).encode()
@@ -171,7 +197,9 @@ def step(
     if isinstance(inp, Start):
         fresh = replace(
             new_session(dialogue, session.language),
-            variables=freeze({**new_session(dialogue).variables, **_kept_on_restart(session)}),
+            variables=freeze(
+                {**new_session(dialogue).variables, **_kept_on_restart(dialogue, session)}
+            ),
         )
         return _goto(dialogue, fresh, dialogue.entry["start"], ctx, remember=False)
 
@@ -202,10 +230,12 @@ def enter(
     return _goto(dialogue, session, node_id, context or Context(), remember=False)
 
 
-def _kept_on_restart(session: Session) -> dict:
+def _kept_on_restart(dialogue: Dialogue, session: Session) -> dict:
     # A fresh start forgets where the parent was, not what they asked of the bot: their
-    # region, whether to remember them, and the reminders they chose (with time zone).
-    return {k: v for k, v in session.variables.items() if k in KEPT_ON_RESTART}
+    # region, whether to remember them, and the reminders they chose (with time zone),
+    # plus what the dialogue lists (e.g. a baby's name, or "don't ask me for it").
+    kept = KEPT_ON_RESTART | set(dialogue.settings.kept_on_restart)
+    return {k: v for k, v in session.variables.items() if k in kept}
 
 
 def _command(d: Dialogue, s: Session, cmd: Command, ctx: Context) -> StepResult:
@@ -294,23 +324,41 @@ def _say(d: Dialogue, s: Session, text: str, ctx: Context) -> StepResult:
         return step(d, s, Start(), ctx)
     words = _normalise(text)
     if node.free_text:
-        for route in node.free_text.routes:
-            if any(_contains_phrase(words, m) for m in route.match):
+        ft = node.free_text
+        # Grief is never sent somewhere it doesn't belong: a message that reads as grief
+        # gets the gentle grief reply unless the route it matched is marked `follow`.
+        grieving = ft.grief is not None and any(_contains_phrase(words, m) for m in ft.grief.match)
+        for route in ft.routes:
+            if any(_contains_phrase(words, m) for m in route.match) and not any(
+                _contains_phrase(words, m) for m in route.not_with
+            ):
+                if grieving and route.grief != "follow":
+                    break
                 moved = replace(s, variables=freeze({**s.variables, **route.set}))
                 return _goto(d, moved, route.to, ctx)
-        capture = node.free_text.capture
+        if grieving:
+            return _goto(d, s, ft.grief.to, ctx, events=("grief",))
+        capture = ft.capture
         if capture is not None:
-            value = parse_day_month(text) if capture.kind == "date" else None
+            value = _captured(capture, text)
             if value is not None:  # keep only what was understood, never the words typed
                 moved = replace(s, variables=freeze({**s.variables, capture.variable: value}))
                 return _goto(d, moved, capture.then, ctx)
-        return _goto(d, s, node.free_text.fallback, ctx)
+        return _goto(d, s, ft.fallback, ctx)
     # Typing a button's words is as good as pressing it (handy in the terminal too).
     lang = _lang(d, s)
     for option in _visible_options(node, s):
         if _normalise(option.label.pick(lang, d.settings.default_language)) == words:
             return _press(d, s, _data_for(node, option), ctx)
     return _redisplay(d, s, ctx, d.system("use_buttons"), events=("unrouted",))
+
+
+def _captured(capture: Capture, text: str) -> str | None:
+    if capture.kind == "date":
+        return parse_day_month(text)
+    if capture.kind == "name":
+        return parse_names(text, capture.lead_ins)
+    return None
 
 
 def _answer_to_check(d: Dialogue, s: Session, text: str, ctx: Context) -> StepResult:
@@ -397,12 +445,13 @@ def _render_node(d: Dialogue, s: Session, node: Node, ctx: Context) -> list[Outp
     for msg in node.messages:
         if not conditions_hold(msg.conditions, s.variables):
             continue
-        if msg.text is not None:
-            text = _fill(d, s, msg.text, ctx)
-        else:
-            text = _signposts(d, s, msg.signposts, ctx)
-            if not text:
-                continue
+        # A message is words, signposts for the parent's region, or words then signposts.
+        parts = [_fill(d, s, msg.text, ctx)] if msg.text is not None else []
+        if msg.signposts:
+            parts.append(_signposts(d, s, msg.signposts, ctx))
+        text = "\n\n".join(p for p in parts if p)
+        if not text:
+            continue
         if out:
             out.append(Pause())
         out.append(Reply(text, kind="crisis" if node.id == d.entry.get("crisis") else "message"))

@@ -24,10 +24,12 @@ from bot.model import (
     ENTRY_POINTS,
     OPTIONAL_ENTRY_POINTS,
     REMINDER_KINDS,
+    ROUTE_GRIEF,
     Capture,
     Condition,
     Dialogue,
     FreeText,
+    Grief,
     Message,
     Node,
     Option,
@@ -48,9 +50,11 @@ FILE_KEYS = ("nodes", "signposts", "entry_points", "settings", "system_messages"
 NODE_KEYS = ("note", "messages", "options", "free_text", "set", "milestone")
 MESSAGE_KEYS = ("text", "signposts", "if", "unless")
 OPTION_KEYS = ("label", "to", "set", "if", "unless")
-FREE_TEXT_KEYS = ("routes", "capture", "fallback")
-CAPTURE_KEYS = ("variable", "kind", "then")
-ROUTE_KEYS = ("match", "to", "set")
+FREE_TEXT_KEYS = ("routes", "grief", "capture", "fallback")
+CAPTURE_KEYS = ("variable", "kind", "then", "lead_ins")
+CAPTURE_REQUIRED = ("variable", "kind", "then")
+GRIEF_KEYS = ("match", "to")
+ROUTE_KEYS = ("match", "not_with", "grief", "to", "set")
 SIGNPOST_KEYS = ("text", "region", "needs", "source", "checked")
 SETTINGS_KEYS = (
     "default_language",
@@ -61,6 +65,7 @@ SETTINGS_KEYS = (
     "label_limit",
     "privacy_version",
     "translations",
+    "kept_on_restart",
 )
 
 NODE_ID = re.compile(r"^[a-z][a-z0-9_]*$")
@@ -328,16 +333,15 @@ class _FileParser:
             self.known_keys(value, MESSAGE_KEYS, "a message")
             conds = self.conditions(value, what)
             if "signposts" in value:
+                # Words then signposts in one message: "You can talk to someone now:" and
+                # the numbers arrive together, so the numbers are in the first message.
+                text = None
                 if "text" in value:
-                    self.report(
-                        "BL006",
-                        f"{what} has both 'text' and 'signposts'; use one",
-                        value.where("signposts"),
-                    )
+                    text = self.text(value["text"], what, value.where_value("text"))
                 ids = self.id_list(
                     value["signposts"], f"'signposts' of {what}", value.where_value("signposts")
                 )
-                return Message(None, ids, conds, pos) if ids else None
+                return Message(text, ids, conds, pos) if ids else None
             if not self.require(value, "text", what):
                 return None
             text = self.text(value["text"], what, value.where_value("text"))
@@ -397,10 +401,44 @@ class _FileParser:
                     route_set = self.variables(
                         route["set"], f"'set' of {rwhat}", route.where_value("set")
                     )
+                not_with = ()
+                if "not_with" in route:
+                    not_with = self.phrases(route, "not_with", rwhat)
+                grief = "reflect"
+                if "grief" in route:
+                    grief = _scalar_str(route["grief"])
+                    if grief not in ROUTE_GRIEF:
+                        self.report(
+                            "BL006",
+                            f"'grief' of {rwhat} should be one of: {', '.join(ROUTE_GRIEF)}",
+                            route.where_value("grief"),
+                            hint="'follow' for a route that is itself about grief or urgent "
+                            "help; 'reflect' (the default) sends grief to the grief reply.",
+                        )
+                        grief = "reflect"
                 if words and to:
                     routes.append(
-                        Route(words, to, freeze(route_set), items.where(i), route.where_value("to"))
+                        Route(
+                            words,
+                            to,
+                            freeze(route_set),
+                            items.where(i),
+                            route.where_value("to"),
+                            not_with,
+                            grief,
+                        )
                     )
+        grief_reply = None
+        if "grief" in mapping:
+            gwhat = f"'grief' of {what}"
+            gmap = self.expect_map(mapping["grief"], gwhat, mapping.where_value("grief"))
+            if gmap is not None:
+                self.known_keys(gmap, GRIEF_KEYS, "grief")
+                ok = all([self.require(gmap, k, gwhat) for k in GRIEF_KEYS])
+                words = self.phrases(gmap, "match", gwhat) if ok else ()
+                to = self.target(gmap, gwhat) if ok else None
+                if words and to:
+                    grief_reply = Grief(words, to, gmap.where_value("to"))
         capture = None
         if "capture" in mapping:
             capture = self.capture(mapping["capture"], what, mapping.where_value("capture"))
@@ -410,7 +448,17 @@ class _FileParser:
         if not isinstance(fallback, str):
             self.report("BL006", "'fallback' should be a node id", mapping.where_value("fallback"))
             return None
-        return FreeText(tuple(routes), fallback, mapping.where_value("fallback"), capture)
+        return FreeText(
+            tuple(routes), fallback, mapping.where_value("fallback"), capture, grief_reply
+        )
+
+    def phrases(self, parent: YMap, key: str, what: str) -> tuple[str, ...]:
+        """A list of words or phrases under ``key``, lower-cased, for matching typed text."""
+        return tuple(
+            w.lower().strip()
+            for w in self.id_list(parent[key], f"'{key}' of {what}", parent.where_value(key))
+            if w.strip()
+        )
 
     def capture(self, value: object, what: str, pos) -> Capture | None:
         cwhat = f"'capture' of {what}"
@@ -418,10 +466,13 @@ class _FileParser:
         if mapping is None:
             return None
         self.known_keys(mapping, CAPTURE_KEYS, "capture")
-        ok = all([self.require(mapping, k, cwhat) for k in CAPTURE_KEYS])
+        ok = all([self.require(mapping, k, cwhat) for k in CAPTURE_REQUIRED])
         if not ok:
             return None
-        variable, kind, then = (str(mapping[k]) for k in CAPTURE_KEYS)
+        variable, kind, then = (str(mapping[k]) for k in CAPTURE_REQUIRED)
+        lead_ins = ()
+        if "lead_ins" in mapping:
+            lead_ins = self.phrases(mapping, "lead_ins", cwhat)
         if not VAR_NAME.match(variable):
             self.report(
                 "BL006",
@@ -437,7 +488,7 @@ class _FileParser:
                 mapping.where_value("kind"),
             )
             return None
-        return Capture(variable, kind, then, mapping.where_value("then"))
+        return Capture(variable, kind, then, mapping.where_value("then"), lead_ins)
 
     def signpost(self, sp_id: str, value: object, pos) -> Signpost | None:
         what = f"signpost '{sp_id}'"
@@ -607,6 +658,10 @@ def _settings(p: _FileParser, value: object, pos) -> Settings:
     if "translations" in mapping:
         kwargs["translations"] = freeze(
             read_reviews(p, mapping["translations"], mapping.where_value("translations"))
+        )
+    if "kept_on_restart" in mapping:
+        kwargs["kept_on_restart"] = p.id_list(
+            mapping["kept_on_restart"], "'kept_on_restart'", mapping.where_value("kept_on_restart")
         )
     if "privacy_version" in mapping:
         kwargs["privacy_version"] = _scalar_str(mapping["privacy_version"])

@@ -22,7 +22,9 @@ ENTRY_POINTS = ("start", "menu", "pause", "help", "crisis")
 OPTIONAL_ENTRY_POINTS = ("privacy", "consent", "safety_check")
 # Reminders a parent can ask for; the dialogue's `reminders:` names the node each one shows.
 REMINDER_KINDS = ("wave_of_light", "awareness_week", "check_in", "anniversary")
-CAPTURE_KINDS = ("date",)
+CAPTURE_KINDS = ("date", "name")
+# What a route does when the message also reads as grief (see FreeText.grief).
+ROUTE_GRIEF = ("reflect", "follow")
 
 # Built-in replies, used when the dialogue's `system_messages:` does not override them.
 DEFAULT_SYSTEM_MESSAGES = {
@@ -68,6 +70,8 @@ DEFAULT_SYSTEM_MESSAGES = {
     "life, or of hurting yourself?",
     "safety_check_yes_label": "Yes, or I'm not sure",
     "safety_check_no_label": "No, I'm safe",
+    "held_in_memory": "For this conversation only, I'm holding in memory the name you told "
+    "me: {name}. Send /forget to delete it now.",
     "safety_check_thanks": "Thank you for letting me know. If that changes, /support and "
     'the "I need help now" button are always here. We can carry on whenever you\'re ready.',
 }
@@ -143,6 +147,20 @@ class Route:
     set: MappingProxyType = field(default_factory=freeze)
     pos: Pos = (0, 0)
     to_pos: Pos = (0, 0)
+    # Phrases that stop this route applying ("need help" but not "paying for the funeral").
+    not_with: tuple[str, ...] = ()
+    # "reflect": a message that also reads as grief gets the free_text's grief reply
+    # instead; "follow": the route is itself about grief or urgent help, so always follow.
+    grief: str = "reflect"
+
+
+@dataclass(frozen=True)
+class Grief:
+    """Words that read as someone's own grief, and the gentle reply that reflects it."""
+
+    match: tuple[str, ...]
+    to: str
+    to_pos: Pos = (0, 0)
 
 
 @dataclass(frozen=True)
@@ -150,9 +168,10 @@ class Capture:
     """Keep one thing from typed words: only what was understood (e.g. a date as MM-DD)."""
 
     variable: str
-    kind: str  # "date"
+    kind: str  # "date" or "name"
     then: str  # where to go once understood; otherwise the free_text fallback
     then_pos: Pos = (0, 0)
+    lead_ins: tuple[str, ...] = ()  # kind name: words dropped from the front ("her name was")
 
 
 @dataclass(frozen=True)
@@ -161,6 +180,7 @@ class FreeText:
     fallback: str
     fallback_pos: Pos = (0, 0)
     capture: Capture | None = None
+    grief: Grief | None = None
 
 
 @dataclass(frozen=True)
@@ -182,6 +202,8 @@ class Node:
             out.append((self.free_text.fallback, self.free_text.fallback_pos))
             if self.free_text.capture:
                 out.append((self.free_text.capture.then, self.free_text.capture.then_pos))
+            if self.free_text.grief:
+                out.append((self.free_text.grief.to, self.free_text.grief.to_pos))
         return out
 
 
@@ -233,6 +255,7 @@ class Settings:
     label_limit: int = 40
     privacy_version: str = "1"  # bump when the privacy text changes materially: asks again
     translations: MappingProxyType = field(default_factory=freeze)  # language -> Review
+    kept_on_restart: tuple[str, ...] = ()  # variables that /start does not forget
 
 
 @dataclass(frozen=True)
@@ -248,6 +271,14 @@ class Dialogue:
     # The safety phrase list of each other language (bot.translation.phrases), applied to
     # what parents using that language type, on top of the English net.
     language_phrases: MappingProxyType = field(default_factory=freeze)  # language -> matcher
+
+    def name_variables(self) -> frozenset[str]:
+        """Variables that hold words a parent typed (``capture: kind: name``)."""
+        return frozenset(
+            n.free_text.capture.variable
+            for n in self.nodes.values()
+            if n.free_text and n.free_text.capture and n.free_text.capture.kind == "name"
+        )
 
     def system(self, key: str) -> Text:
         return self.system_messages.get(key) or Text.plain(DEFAULT_SYSTEM_MESSAGES[key])

@@ -204,6 +204,13 @@ _CATALOGUE = [
         "Set the variable with 'set:' somewhere, or fix the spelling of its name.",
     ),
     Code(
+        "BL042",
+        WARNING,
+        "a typed name used without a default",
+        "Give it words for parents who haven't told you a name: {baby_name|your baby}. "
+        "Choose words that read well for one baby or several.",
+    ),
+    Code(
         "BL050",
         WARNING,
         "translation missing",

@@ -16,6 +16,7 @@ from bot.model import (
     ENTRY_POINTS,
     OPTIONAL_ENTRY_POINTS,
     REMINDER_KINDS,
+    ROUTE_GRIEF,
 )
 from bot.translation.review import REVIEW_KEYS  # noqa: E402
 
@@ -71,10 +72,14 @@ def build_schema() -> dict:
         loader.OPTION_KEYS,
         ("label", "to"),
     )
+    phrases = {"anyOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}]}
     route = _obj(
         {
-            "match": {
-                "anyOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}]
+            "match": phrases,
+            "not_with": {**phrases, "description": "the route does not apply with these"},
+            "grief": {
+                "enum": list(ROUTE_GRIEF),
+                "description": "follow: always; reflect (default): grief goes to the grief reply",
             },
             "to": ID,
             "set": VARIABLES,
@@ -82,17 +87,29 @@ def build_schema() -> dict:
         loader.ROUTE_KEYS,
         ("match", "to"),
     )
+    grief = _obj(
+        {"match": phrases, "to": ID},
+        loader.GRIEF_KEYS,
+        loader.GRIEF_KEYS,
+        description="words that read as grief, and the gentle reply that reflects it",
+    )
     capture = _obj(
         {
             "variable": {"type": "string", "pattern": "^[a-z][a-z0-9_]*$"},
             "kind": {"enum": list(CAPTURE_KINDS)},
             "then": ID,
+            "lead_ins": {**phrases, "description": "kind name: words dropped from the front"},
         },
         loader.CAPTURE_KEYS,
-        loader.CAPTURE_KEYS,
+        loader.CAPTURE_REQUIRED,
     )
     free_text = _obj(
-        {"routes": {"type": "array", "items": route}, "capture": capture, "fallback": ID},
+        {
+            "routes": {"type": "array", "items": route},
+            "grief": grief,
+            "capture": capture,
+            "fallback": ID,
+        },
         loader.FREE_TEXT_KEYS,
         ("fallback",),
     )
@@ -127,6 +144,7 @@ def build_schema() -> dict:
             "variables": VARIABLES,
             "readability_limit": {"type": "integer", "minimum": 1},
             "label_limit": {"type": "integer", "minimum": 1},
+            "kept_on_restart": {"type": "array", "items": {"type": "string"}},
             "privacy_version": {
                 "type": ["string", "number"],
                 "description": "bump when the privacy text changes materially",

@@ -9,6 +9,7 @@ from __future__ import annotations
 import sys
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from typing import TextIO
 
 from bot.engine import (
@@ -21,6 +22,8 @@ from bot.engine import (
     Start,
     StepResult,
     enter,
+    forget_typed,
+    held_in_memory,
     new_session,
     step,
 )
@@ -86,18 +89,17 @@ def run_chat(
                 return 0
             if name == "help" and not arg:
                 stdout.write(HELP + "\n")
-            if name in ("mydata", "forget"):  # the terminal keeps nothing, on disk or off it
-                stdout.write(
-                    "\n(bot) "
-                    + to_terminal(
-                        dialogue.system("nothing_stored").pick(
-                            language or dialogue.settings.default_language,
-                            dialogue.settings.default_language,
-                        ),
-                        colour=colour,
-                    )
-                    + "\n"
-                )
+            if name in ("mydata", "forget"):  # the terminal keeps nothing on disk
+                lang = language or dialogue.settings.default_language
+                # Only a baby's name, told in this conversation, is held (in memory).
+                held = held_in_memory(dialogue, result.session)
+                erasing = name == "forget" and held
+                said = dialogue.system("forgotten" if erasing else "nothing_stored")
+                stdout.write("\n(bot) " + to_terminal(said.pick(lang, lang), colour=colour) + "\n")
+                if held and name == "mydata":
+                    stdout.write(f"\n(bot) {to_terminal(held, colour=colour)}\n")
+                if name == "forget":
+                    result = replace(result, session=forget_typed(dialogue, result.session))
                 continue
             inp = Command(name, arg)
         elif text.isdigit() and buttons:

@@ -208,3 +208,14 @@ def test_graph_draws_the_safety_check_with_its_answer_not_as_a_dead_end() -> Non
         line.strip().startswith("class ") and "deadend" in line and "safety_check" in line
         for line in result.stdout.splitlines()
     )
+
+
+def test_chat_shows_a_baby_s_name_held_in_memory_and_forget_drops_it() -> None:
+    steps = "3\n1\nRose & Lily\n/mydata\n/forget\n/mydata\n1\n/quit\n"
+    result = run("chat", "--dialogues", str(ROOT / "dialogues"), stdin=steps)
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert out.count("the name you told me: Rose and Lily") == 1  # the first /mydata only
+    assert "Done: I've deleted everything I kept about you" in out
+    assert out.rstrip().endswith("[7] Not today")  # back on "After a loss"...
+    assert "I'm so sorry that your baby died." in out.split("Done: I've deleted")[1]

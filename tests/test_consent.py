@@ -326,3 +326,91 @@ async def test_kill_9_during_a_burst_loses_no_step_a_parent_has_seen(
         assert lost == []
     finally:
         await db.close()
+
+
+# -- The baby's name: the one thing typed that is kept ----------------------------------
+NAME_NODES = """  name_ask:
+    messages:
+      - "What is your baby's name?"
+    options:
+      - label: "Back to the menu"
+        to: menu
+    free_text:
+      capture: {variable: baby_name, kind: name, then: name_thanks, lead_ins: [her name was]}
+      fallback: menu
+  name_thanks:
+    messages:
+      - "Thank you for telling me about {baby_name|your baby}."
+    options:
+      - label: "Back to the menu"
+        to: menu
+"""
+
+
+def name_dialogue(folder: Path) -> Path:
+    consent_dialogue(folder)
+    main = folder / "main.yaml"
+    text = main.read_text().replace("nodes:\n", "nodes:\n" + NAME_NODES, 1)
+    text = text.replace(
+        '      - label: {en: "Remember me", cy: "Cofia fi"}\n',
+        '      - label: "Tell you my baby\'s name"\n'
+        "        to: name_ask\n"
+        '      - label: {en: "Remember me", cy: "Cofia fi"}\n',
+    )
+    main.write_text(text)
+    return folder
+
+
+async def tell_name(h, name: str, user: int = PARENT) -> list:
+    await h.press(user, "Tell you my baby's name")
+    return await h.text(user, name)
+
+
+async def test_a_name_told_without_consent_stays_in_memory_is_shown_and_forgotten(tmp_path, caplog):
+    caplog.set_level("DEBUG")
+    dialogue_dir = name_dialogue(tmp_path / "dialogue")
+    db_path = tmp_path / "bot.sqlite3"
+    async with FakeBotApi() as fake:
+        config = make_config(fake, dialogue_dir, storage_path=db_path)
+        async with Harness(fake, config, storage=True) as h:
+            await h.text(PARENT, "/start")
+            await h.press(PARENT, "I carried my baby")
+            calls = await tell_name(h, "her name was <b>Rose</b> & Lily")
+            # Markup stripped and the reply's HTML safe; twins read naturally.
+            assert "Thank you for telling me about Rose and Lily." in texts(calls)
+            assert not any("<b>Rose" in t for t in texts(calls))
+            calls = await h.text(PARENT, "/mydata", until_buttons=False)
+            said = texts(calls)
+            assert said[0].startswith("I'm not keeping anything about you")
+            assert "the name you told me: Rose and Lily" in said[1]
+            await h.text(PARENT, "/forget")
+            await h.press(PARENT, "Yes, delete it all")
+            assert await h.service.sessions.get(PARENT) is None
+            calls = await h.text(PARENT, "/mydata", until_buttons=False)
+            assert not any("Rose" in t for t in texts(calls))
+    assert b"Rose" not in raw_bytes(db_path)
+    # Never logged by the bot, at any level (the service keeps third-party libraries'
+    # debug output, which echoes updates, out of its logs).
+    ours = [r.getMessage() for r in caplog.records if r.name.startswith("babyloss")]
+    assert ours and not any("Rose" in m for m in ours)
+
+
+async def test_a_remembered_parent_s_name_is_stored_shown_by_mydata_and_erased(tmp_path):
+    dialogue_dir = name_dialogue(tmp_path / "dialogue")
+    db_path = tmp_path / "bot.sqlite3"
+    async with FakeBotApi() as fake:
+        config = make_config(fake, dialogue_dir, storage_path=db_path)
+        async with Harness(fake, config, storage=True) as h:
+            await opt_in(h)
+            await h.text(PARENT, "/menu")
+            await tell_name(h, "Hope")
+            assert (await h.db.load(PARENT)).session.variables["baby_name"] == "Hope"
+            since = len(fake.calls)
+            fake.push_update(fake.make_text_update(PARENT, "/mydata"))
+            call = await fake.wait_for(lambda c: c.method == "sendDocument", since=since)
+            data = json.loads(next(iter(call.files.values())).data)
+            assert data["your_choices"]["baby_name"] == "Hope"
+            await h.text(PARENT, "/forget")
+            await h.press(PARENT, "Yes, delete it all")
+            assert await h.db.load(PARENT) is None
+    assert b"Hope" not in raw_bytes(db_path)

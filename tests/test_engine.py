@@ -374,3 +374,139 @@ def test_a_pending_question_survives_storage_and_old_sessions_load():
     assert Session.from_dict(asked.to_dict()) == asked
     assert "asked" not in Session(node="menu").to_dict()  # stored sessions stay as they were
     assert Session.from_dict({"node": "menu"}).asked is False
+
+
+# -- Grief-aware typed routes and the baby's name (issue #11) ------------------------------
+GRIEF_DIALOGUE = b"""
+entry_points: {start: menu, menu: menu, pause: menu, help: menu, crisis: crisis}
+settings:
+  kept_on_restart: [baby_name]
+nodes:
+  menu:
+    messages: ["Menu. {baby_name|Your baby}."]
+    options:
+      - {label: "Name", to: ask}
+    free_text:
+      grief:
+        match: [died, miss]
+        to: gentle
+      routes:
+        - match: [need help]
+          not_with: [funeral]
+          grief: follow
+          to: crisis
+        - match: [candle]
+          to: candle
+      fallback: menu
+  ask:
+    messages: ["What is the name?"]
+    options:
+      - {label: "Back", to: menu}
+    free_text:
+      capture: {variable: baby_name, kind: name, then: menu, lead_ins: [her name was]}
+      fallback: ask
+  crisis:
+    messages:
+      - text: "Thank you for telling me. Talk to someone now:"
+        signposts: [line]
+    options:
+      - {label: "Back", to: menu}
+  gentle:
+    messages: ["I'm so sorry."]
+    options:
+      - {label: "Back", to: menu}
+  candle:
+    messages: ["Light a candle."]
+    options:
+      - {label: "Back", to: menu}
+signposts:
+  line:
+    text: "<b>Line</b>: call 1."
+    source: "example.org"
+    checked: 2026-12-05
+"""
+
+
+@pytest.fixture
+def grief_dialogue():
+    from bot.loader import load_dialogue
+
+    result = load_dialogue({"main.yaml": GRIEF_DIALOGUE}, risk_phrases=SHIPPED)
+    assert result.ok, [p.format() for p in result.problems]
+    return result.dialogue
+
+
+def _typed(d, words, session=None):
+    session = session or step(d, new_session(d), Start()).session
+    return step(d, session, Say(words))
+
+
+def test_a_route_that_also_reads_as_grief_gets_the_grief_reply(grief_dialogue):
+    d = grief_dialogue
+    assert _typed(d, "tell me about the candle").session.node == "candle"
+    grieving = _typed(d, "I miss her, I lit a candle")
+    assert grieving.session.node == "gentle" and "grief" in grieving.events
+    assert _typed(d, "my dad died").session.node == "gentle"  # no route, still reflected
+
+
+def test_a_follow_route_is_followed_and_not_with_stops_a_route(grief_dialogue):
+    d = grief_dialogue
+    assert _typed(d, "I need help, my baby died").session.node == "crisis"
+    assert _typed(d, "I need help with the funeral").session.node == "menu"  # not a crisis
+
+
+def test_words_and_signposts_arrive_in_one_message(grief_dialogue):
+    d = grief_dialogue
+    result = _typed(d, "I need help")
+    assert result.replies[0].text == (
+        "Thank you for telling me. Talk to someone now:\n\n<b>Line</b>: call 1."
+    )
+
+
+def test_a_captured_name_is_clean_bounded_escaped_and_kept_on_restart(grief_dialogue):
+    d = grief_dialogue
+    at_ask = enter(d, new_session(d), "ask")
+    named = step(d, at_ask.session, Say("her name was <i>Rose</i> & Lily"))
+    assert named.session.variables["baby_name"] == "Rose and Lily"
+    assert "Menu. Rose and Lily." in texts(named)
+    # A name can't carry markup into the HTML, and a sentence is not kept at all.
+    odd = step(d, at_ask.session, Say("Zoë <script>x</script>"))
+    assert odd.session.variables["baby_name"] == "Zoë x"
+    long = step(d, at_ask.session, Say("it was all so fast and nobody told us anything"))
+    assert "baby_name" not in long.session.variables and long.session.node == "ask"
+    again = step(d, named.session, Start())
+    assert again.session.variables["baby_name"] == "Rose and Lily"
+
+
+def test_risk_words_typed_as_a_name_get_the_crisis_reply_and_nothing_is_kept(grief_dialogue):
+    d = grief_dialogue
+    at_ask = enter(d, new_session(d), "ask")
+    result = step(d, at_ask.session, Say("her name was Hope and I want to be with her"))
+    assert result.session.node == "crisis" and "baby_name" not in result.session.variables
+
+
+def test_a_bad_grief_setting_is_a_clear_error():
+    from bot.loader import load_dialogue
+
+    broken = GRIEF_DIALOGUE.replace(b"grief: follow", b"grief: always")
+    result = load_dialogue({"main.yaml": broken})
+    assert not result.ok
+    assert any(p.code == "BL006" and "'grief'" in p.message for p in result.problems)
+
+
+@pytest.mark.parametrize(
+    ("typed", "kept"),
+    [
+        ("प्रिया", "प्रिया"),  # Hindi: the vowel signs are combining marks
+        ("مريم وآدم", "مريم وآدم"),  # Arabic: one name of two words, kept as typed
+        ("Zoe\u0301", "Zoe\u0301"),  # an accent typed as a separate mark
+        ("Rose\u202e & Lily\u200b", "Rose and Lily"),  # invisible controls are dropped
+        ("Rose, Lily, Sam", "Rose, Lily and Sam"),
+        ("x" * 61, None),  # longer than a name
+        ("1, 2, 3, 4, 5, 6, 7", None),  # not names
+    ],
+)
+def test_names_of_every_script_are_kept_and_controls_dropped(typed, kept):
+    from bot.names import parse_names
+
+    assert parse_names(typed) == kept

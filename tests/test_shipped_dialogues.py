@@ -3,14 +3,33 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
+import re
 
 import pytest
 
 from bot.convtests import find_test_files, parse_tests, run_case
 from bot.loader import load_dialogue_dir
+from bot.telegram_html import visible_text
 from tests.conftest import ROOT
 
 DIALOGUES = ROOT / "dialogues"
+# The project's shared folder sits beside the checkout (CI's clone) or beside the folder of
+# worktrees a developer keeps; CI always has it, so there a missing copy is a failure.
+SHARED_REFERENCE = next(
+    (
+        folder / "shared" / "content-reference.md"
+        for folder in (ROOT.parent, ROOT.parent.parent)
+        if (folder / "shared" / "content-reference.md").exists()
+    ),
+    ROOT.parent / "shared" / "content-reference.md",
+)
+
+
+def _skip_without_shared_reference() -> None:
+    if not SHARED_REFERENCE.exists():
+        assert not os.environ.get("CI"), f"CI has no {SHARED_REFERENCE}"
+        pytest.skip(f"{SHARED_REFERENCE} is outside this checkout")
 
 
 def _cases():
@@ -60,3 +79,54 @@ def test_every_menu_offers_help_now(shipped_dialogue) -> None:
     assert menus
     for node in menus:
         assert any(o.to == crisis for o in node.options), node.id
+
+
+# Numbers as parents see them: "116 123", "0808 164 3332", "1-833-852-6262", "85258".
+_NUMBER = re.compile(r"(?<![\w-])\d[\d -]*\d(?![\w-])")
+_SITE = re.compile(r"^[a-z0-9.-]+\.[a-z]{2,}\b")
+
+
+def _reference_numbers(path) -> set[str]:
+    return {m.group().strip() for m in _NUMBER.finditer(path.read_text())}
+
+
+@pytest.mark.parametrize(
+    "reference", [ROOT / "docs" / "content-reference.md", SHARED_REFERENCE], ids=str
+)
+def test_every_number_a_signpost_shows_is_in_the_content_reference(
+    shipped_dialogue, reference
+) -> None:
+    if reference == SHARED_REFERENCE:
+        _skip_without_shared_reference()
+    known = reference.read_text()
+    missing = []
+    for sp in shipped_dialogue.signposts.values():
+        shown = visible_text(sp.text.pick("en", "en"))
+        for number in _NUMBER.findall(shown):
+            number = number.strip(" -")
+            if len(number.replace(" ", "").replace("-", "")) >= 3 and number not in known:
+                missing.append(f"{sp.id}: {number}")
+    assert missing == []
+
+
+# Rows of the reference that name no site: the emergency numbers, and NHS 111 ("NHS
+# practice pages"). Their sources still start with the official site.
+_ROWS_WITHOUT_A_SITE = {"emergency_uk", "emergency_us", "emergency_au", "emergency_other", "nhs111"}
+
+
+def test_every_signpost_source_names_a_site_the_reference_names(shipped_dialogue) -> None:
+    reference = (ROOT / "docs" / "content-reference.md").read_text()
+    unnamed = []
+    for sp in shipped_dialogue.signposts.values():
+        site = _SITE.match(sp.source)
+        if site is None:
+            unnamed.append(f"{sp.id}: source '{sp.source}' does not start with a site")
+        elif site.group() not in reference and sp.id not in _ROWS_WITHOUT_A_SITE:
+            unnamed.append(f"{sp.id}: {site.group()} is not in the content reference")
+    assert unnamed == []
+
+
+def test_the_repo_reference_agrees_with_the_shared_one_on_every_number() -> None:
+    _skip_without_shared_reference()
+    ours = _reference_numbers(ROOT / "docs" / "content-reference.md")
+    assert ours == _reference_numbers(SHARED_REFERENCE)

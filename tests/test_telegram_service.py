@@ -397,3 +397,36 @@ async def test_on_telegram_the_question_shows_the_numbers_and_a_typed_answer_cou
         calls = await h.text(PARENT, "no, just sad")
         assert "carry on whenever you're ready" in texts(calls)[0]
         assert h.service.stats.crisis == 1
+
+
+async def test_on_telegram_the_crisis_reply_is_short_with_the_numbers_first_as_in_the_terminal():
+    from bot.engine import Press, Start, new_session, step
+    from bot.loader import load_dialogue_dir
+    from tests.conftest import ROOT
+
+    async with running(dialogues=ROOT / "dialogues") as h:
+        await h.text(PARENT, "/start")
+        calls = await h.press(PARENT, "I need help now")
+        sent = texts(calls)
+        assert len(sent) <= 4
+        assert sent[0].startswith("Thank you for telling me. It sounds like things are very hard")
+        assert "<b>999</b>" in sent[0] and "<b>116 123</b>" in sent[0]
+        # The same words as the engine gives the terminal and the conversation tests.
+        d = load_dialogue_dir(ROOT / "dialogues").dialogue
+        welcome = step(d, new_session(d), Start())
+        help_now = next(b for b in welcome.buttons if b.label == "I need help now")
+        engine_texts = [r.text for r in step(d, welcome.session, Press(help_now.data)).replies]
+        assert sent == engine_texts
+
+
+async def test_on_telegram_a_baby_s_name_is_used_and_escaped():
+    from tests.conftest import ROOT
+
+    async with running(dialogues=ROOT / "dialogues") as h:
+        await h.text(PARENT, "/menu")
+        await h.press(PARENT, "After a loss")
+        await h.press(PARENT, "Tell you my baby's name")
+        calls = await h.text(PARENT, "Rosé <i>&</i> Lily")
+        assert any("Thank you for telling me about Rosé and Lily." in t for t in texts(calls))
+        calls = await h.press(PARENT, "Back to After a loss")
+        assert texts(calls)[0] == "I'm so sorry that Rosé and Lily died."

@@ -30,6 +30,12 @@ class ParentDataMixin:
         stored = await self.sessions.stored(user_id)
         if stored is None:
             await self.send_system(update, "nothing_stored")
+            # Nothing on disk, but a baby's name told in this conversation is in memory.
+            session = await self.sessions.get(user_id)
+            held = engine.held_in_memory(self.dialogue, session) if session else ""
+            if held:
+                with contextlib.suppress(StopSending):
+                    await self._send(chat_id, held)
             return
         payload = json.dumps(stored.export(), indent=2, ensure_ascii=False).encode()
         with contextlib.suppress(StopSending):

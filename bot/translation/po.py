@@ -234,6 +234,33 @@ class ImportResult:
     skipped: list[str] = field(default_factory=list)  # texts no longer in the dialogue
 
 
+def _place(po, by_context: dict[str, Spot], by_english: dict[str, list[Spot]]) -> dict:
+    """Which text each PO entry belongs to. Its own name (msgctxt) first, when the English
+    is still the same; then, for a text that moved (a message added above it), an unclaimed
+    text with the same English; otherwise its name again, where it becomes fuzzy."""
+    entries = [e for e in po if e.msgctxt and not e.obsolete]
+    placed: dict[int, Spot] = {}
+    taken: set[str] = set()
+    for e in entries:
+        spot = by_context.get(e.msgctxt)
+        if spot is not None and spot.english == e.msgid:
+            placed[id(e)] = spot
+            taken.add(spot.context)
+    for e in entries:
+        if id(e) in placed:
+            continue
+        moved = [s for s in by_english.get(e.msgid, []) if s.context not in taken]
+        if moved:
+            placed[id(e)] = moved[0]
+            taken.add(moved[0].context)
+    for e in entries:
+        spot = by_context.get(e.msgctxt)
+        if id(e) not in placed and spot is not None and spot.context not in taken:
+            placed[id(e)] = spot
+            taken.add(spot.context)
+    return placed
+
+
 def import_po(po_file: Path, lang: str, folder: Path, *, write: bool = True) -> ImportResult:
     """Write the translations of one PO file into its dialogue file."""
     try:
@@ -256,6 +283,10 @@ def import_po(po_file: Path, lang: str, folder: Path, *, write: bool = True) -> 
         raise TranslationError(f"{po_file}: cannot read {yaml_file} ({exc.strerror})") from None
     spots, _ = find_spots(text)
     by_context = {s.context: s for s in spots}
+    by_english: dict[str, list[Spot]] = {}
+    for s in spots:
+        by_english.setdefault(s.english or "", []).append(s)
+    placed = _place(po, by_context, by_english)
     result = ImportResult(po_file, yaml_file)
     edits: list[yaml_edit.Edit] = []
     missing_system: list[tuple[str, str, str, str]] = []
@@ -267,7 +298,7 @@ def import_po(po_file: Path, lang: str, folder: Path, *, write: bool = True) -> 
             continue
         fuzzy = "fuzzy" in e.flags
         origin = FUZZY if fuzzy else source_hash(e.msgid)
-        spot = by_context.get(e.msgctxt)
+        spot = placed.get(id(e))
         if spot is None:
             key = e.msgctxt.removeprefix("system:")
             if e.msgctxt.startswith("system:") and key in DEFAULT_SYSTEM_MESSAGES:
