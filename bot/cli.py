@@ -47,6 +47,11 @@ def cmd_validate(args: argparse.Namespace) -> int:
     errors = sum(p.is_error for p in result.problems)
     warnings = len(result.problems) - errors
     nodes = len(result.draft.nodes) if result.draft else 0
+    if result.draft is not None:
+        from bot.translation.review import language_summary
+
+        for line in language_summary(result.draft, result.problems):
+            print(line)
     print(f"{path}: {errors} error(s), {warnings} warning(s), {nodes} node(s).")
     if errors:
         return 1

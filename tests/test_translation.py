@@ -315,3 +315,40 @@ async def test_a_preview_language_is_offered_to_admins_only() -> None:
         finally:
             stop.set()
             await asyncio.wait_for(task, 15)
+
+
+def test_a_translation_follows_its_text_when_a_message_is_added_above_it(folder: Path) -> None:
+    (result,) = export_language(folder, "cy")
+    _translate(result.path, {"node:welcome/message 1": "Helo {first_name|chi}."})
+    main_yaml = folder / "main.yaml"
+    text = main_yaml.read_text()
+    english = load_dialogue_dir(folder).dialogue.nodes["welcome"].messages[0].text.variants["en"]
+    # A writer adds a message above it, after the export: its name is now message 2.
+    line = next(line for line in text.splitlines() if english in line)
+    indent = line[: len(line) - len(line.lstrip())]
+    main_yaml.write_text(text.replace(line, f'{indent}- "A new first message."\n{line}', 1))
+    imported = import_po(result.path, "cy", folder)
+    assert imported.fuzzy == 0
+    node = load_dialogue_dir(folder).dialogue.nodes["welcome"]
+    assert node.messages[1].text.pick("cy", "en") == "Helo {first_name|chi}."
+    assert node.messages[0].text.pick("cy", "en") == "A new first message."
+
+
+def test_validate_and_run_check_say_per_language_what_is_missing_and_why_it_is_refused(
+    tmp_path: Path, capsys
+) -> None:
+    assert main(["validate", str(ROOT / "dialogues")]) == 0
+    out = capsys.readouterr().out
+    assert "cy: 0 missing, 0 fuzzy" in out and "NOT REVIEWED: run refuses it" in out
+    from bot.service.run import check
+
+    config = parse_config(
+        b"dialogues:\n  path: " + str(ROOT / "dialogues").encode() + b"\n"
+        b"storage:\n  path: " + str(tmp_path / "db.sqlite3").encode() + b"\n",
+        str(tmp_path / "c.yaml"),
+        env={"TELEGRAM_BOT_TOKEN": "123:abc"},
+    )
+    assert check(config) == 0
+    out = capsys.readouterr().out
+    assert "languages: en\n" in out
+    assert "note: language 'es' is refused: its crisis reply and safety question have not" in out

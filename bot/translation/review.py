@@ -150,3 +150,32 @@ def gate_languages(dialogue: Dialogue, preview_languages: Iterable[str] = ()) ->
             )
     gated = replace(dialogue, settings=replace(settings, languages=tuple(served + preview)))
     return Gate(gated, frozenset(preview), tuple(notes), tuple(errors))
+
+
+def language_summary(dialogue: Dialogue, problems) -> list[str]:
+    """One line per translated language for ``validate``: missing, fuzzy, variables that
+    differ from the English, and whether run would offer it."""
+    lines = []
+    for lang in dialogue.settings.languages:
+        if lang == SOURCE_LANGUAGE:
+            continue
+        missing = sum(1 for p in problems if p.code == "BL050" and _names(p.message, lang))
+        fuzzy = sum(
+            1 for p in problems if p.code == "BL052" and f"the {lang} translation" in p.message
+        )
+        variables = sum(1 for p in problems if p.code == "BL053" and f"({lang})" in p.message)
+        why = refusal(dialogue, lang)
+        status = (
+            "reviewed: run offers it" if why is None else f"NOT REVIEWED: run refuses it ({why})"
+        )
+        lines.append(
+            f"{lang}: {missing} missing, {fuzzy} fuzzy (English shown), {variables} with other "
+            f"variables than the English; {status}"
+        )
+    return lines
+
+
+def _names(message: str, lang: str) -> bool:
+    """Whether a BL050 message ('... has no cy, es text') names ``lang``."""
+    _, _, tail = message.rpartition(" has no ")
+    return lang in tail.removesuffix(" text").split(", ")
