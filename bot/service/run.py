@@ -12,10 +12,12 @@ import signal
 import sys
 
 from telegram import Update
+from telegram.error import TelegramError
 
 from bot.service.config import Config, ConfigError, load_config
 from bot.service.health import Health
 from bot.service.logs import setup_logging
+from bot.service.startup import TokenRejected, close_unstarted, connect
 from bot.service.telegram_bot import BabylossBot
 from bot.storage import Database, StorageError, inspect_database
 
@@ -49,9 +51,19 @@ async def serve(
         except ConfigError:
             await own_db.close()
             raise
+    try:
+        return await _serve(config, service, stop or asyncio.Event(), ready)
+    finally:
+        # Always closed: an open database keeps a thread alive and the process with it.
+        if own_db is not None:
+            await own_db.close()
+
+
+async def _serve(
+    config: Config, service: BabylossBot, stop: asyncio.Event, ready: asyncio.Event | None
+) -> int:
     app = service.build_application()
     service.schedule_housekeeping(app)
-    stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()
     installed = []
     for sig, action in (
@@ -65,6 +77,48 @@ async def serve(
         except (NotImplementedError, RuntimeError, ValueError):
             pass  # not the main thread (tests) or not supported here
     health = None
+    connected = False
+    try:
+        if config.health_port:
+            # Up before Telegram is reached, so monitors see 503 while the bot waits.
+
+            async def telegram_ok() -> bool:
+                if not connected:
+                    return False
+                await app.bot.get_me()
+                return True
+
+            health = Health(
+                version=lambda: service.dialogue.version,
+                telegram=telegram_ok,
+                database=service.db.ping if service.db else None,
+                metrics=service.metrics.render if config.health_metrics else None,
+            )
+            port = await health.start(config.health_listen, config.health_port)
+            log.info("health check on http://%s:%s/healthz", config.health_listen, port)
+        try:
+            connected = await connect(app, stop)
+        finally:
+            if not connected:
+                await close_unstarted(app)
+        if connected:
+            await _serve_connected(config, service, app, stop, ready)
+    finally:
+        if health:
+            await health.stop()
+        for sig in installed:
+            loop.remove_signal_handler(sig)
+    log.info("stopped")
+    return 0
+
+
+async def _serve_connected(
+    config: Config,
+    service: BabylossBot,
+    app,
+    stop: asyncio.Event,
+    ready: asyncio.Event | None,
+) -> None:
     async with app:
         await app.start()
         try:
@@ -83,20 +137,6 @@ async def serve(
                 await app.updater.start_polling(
                     allowed_updates=Update.ALL_TYPES, timeout=30, poll_interval=0
                 )
-            if config.health_port:
-
-                async def telegram_ok() -> bool:
-                    await app.bot.get_me()
-                    return True
-
-                health = Health(
-                    version=lambda: service.dialogue.version,
-                    telegram=telegram_ok,
-                    database=service.db.ping if service.db else None,
-                    metrics=service.metrics.render if config.health_metrics else None,
-                )
-                port = await health.start(config.health_listen, config.health_port)
-                log.info("health check on http://%s:%s/healthz", config.health_listen, port)
             log.info(
                 "serving dialogue %s (%d nodes) by %s",
                 service.dialogue.version,
@@ -112,15 +152,7 @@ async def serve(
                 await asyncio.wait_for(_shutdown(app), timeout=SHUTDOWN_SECONDS)
             except TimeoutError:
                 log.warning("some updates did not finish within %.0f s", SHUTDOWN_SECONDS)
-            if health:
-                await health.stop()
             await service.flush_visits()
-            if own_db is not None:
-                await own_db.close()
-    for sig in installed:
-        loop.remove_signal_handler(sig)
-    log.info("stopped")
-    return 0
 
 
 async def _shutdown(app) -> None:
@@ -182,3 +214,10 @@ def main_run(config_path: str | None, check_only: bool) -> int:
     except (ConfigError, StorageError) as exc:
         print(f"Cannot start: {exc}", file=sys.stderr)
         return 2
+    except TokenRejected as exc:
+        print(f"Cannot start: {exc}", file=sys.stderr)
+        return 1
+    except TelegramError as exc:  # after getMe worked: one line, and systemd restarts us
+        reason = str(exc).replace(config.token, "[REDACTED]") if config.token else str(exc)
+        print(f"Cannot start: Telegram answered {type(exc).__name__}: {reason}", file=sys.stderr)
+        return 1
