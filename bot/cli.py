@@ -242,7 +242,10 @@ def cmd_train(args: argparse.Namespace) -> int:
 def cmd_run(args: argparse.Namespace) -> int:
     from bot.service.run import main_run  # imported here: the other commands need no Telegram
 
-    return main_run(args.config, args.check)
+    if args.online and not args.check:
+        print("--online goes with --check: babyloss-bot run --config FILE --check --online")
+        return 2
+    return main_run(args.config, args.check, online=args.online)
 
 
 def cmd_backup(args: argparse.Namespace) -> int:
@@ -269,6 +272,13 @@ def cmd_stats(args: argparse.Namespace) -> int:
 
     try:
         config = load_config(args.config)
+        if not config.storage_path.exists():
+            print(
+                f"Cannot read the figures: no database at {config.storage_path} (storage.path "
+                f"in {config.source}); the bot creates it when it first starts.",
+                file=sys.stderr,
+            )
+            return 1
         stats = database_stats(config.storage_path)
     except (ConfigError, StorageError) as exc:
         print(f"Cannot read the figures: {exc}", file=sys.stderr)
@@ -330,7 +340,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--check",
         action="store_true",
-        help="validate the config, dialogues and database, then exit",
+        help="validate the config, dialogues and database, then exit (Telegram not contacted)",
+    )
+    p.add_argument(
+        "--online",
+        action="store_true",
+        help="with --check: also ask Telegram (getMe) whether it knows the token",
     )
     p.set_defaults(func=cmd_run)
 

@@ -162,8 +162,30 @@ async def _shutdown(app) -> None:
         await app.stop()
 
 
-def check(config: Config) -> int:
-    """--check: validate config, dialogues and database, then exit."""
+async def ask_telegram(config: Config) -> str:
+    """--check --online: one getMe with the config's token and address; the bot's @name."""
+    from telegram import Bot
+    from telegram.error import Forbidden, InvalidToken, NetworkError
+
+    from bot.service.transport import AiohttpRequest
+
+    request = AiohttpRequest() if config.transport == "aiohttp" else None
+    bot = Bot(config.token, base_url=config.base_url, request=request)
+    try:
+        async with bot:
+            return f"ok, the token belongs to @{bot.username}"
+    except (InvalidToken, Forbidden):
+        # PTB's message quotes the token: say it in our own words.
+        raise ConfigError(
+            "Telegram rejected the bot token (Unauthorized); check TELEGRAM_BOT_TOKEN"
+        ) from None
+    except NetworkError as exc:
+        reason = str(exc).replace(config.token, "[REDACTED]").splitlines()[0]
+        raise ConfigError(f"Telegram could not be reached ({reason})") from None
+
+
+def check(config: Config, online: bool = False) -> int:
+    """--check: validate config, dialogues and database (as run would use them), then exit."""
     ok = True
     if not config.token:
         print("error: no bot token: set TELEGRAM_BOT_TOKEN (or telegram.token in the config)")
@@ -186,11 +208,19 @@ def check(config: Config) -> int:
         f"mode: {config.mode}; health: "
         f"{f'{config.health_listen}:{config.health_port}' if config.health_port else 'off'}"
     )
+    if not online:
+        print("telegram: not contacted (add --online to check the token with getMe)")
+    elif config.token:
+        try:
+            print(f"telegram: {asyncio.run(ask_telegram(config))}")
+        except ConfigError as exc:
+            print(f"error: {exc}")
+            ok = False
     print("check passed" if ok else "check failed")
     return 0 if ok else 1
 
 
-def main_run(config_path: str | None, check_only: bool) -> int:
+def main_run(config_path: str | None, check_only: bool, online: bool = False) -> int:
     try:
         config = load_config(config_path)
     except ConfigError as exc:
@@ -200,7 +230,7 @@ def main_run(config_path: str | None, check_only: bool) -> int:
         config.log_level, config.log_format, secrets=[config.token, config.webhook.secret_token]
     )
     if check_only:
-        return check(config)
+        return check(config, online)
     if not config.token:
         print(
             "No bot token: set the TELEGRAM_BOT_TOKEN environment variable (or "
