@@ -30,6 +30,21 @@ from bot.terminal_text import to_terminal
 HELP = "Type a number to press a button, or type words. /back /menu /restart /support /quit"
 
 
+TERMINAL_KEEPS_NOTHING = (
+    "(terminal) This terminal keeps nothing: on Telegram the bot would now remember your "
+    "place; here, everything is forgotten when you /quit."
+)
+TERMINAL_ASKED = (
+    "(terminal) You said yes, but this terminal keeps nothing, so there is nothing to send "
+    "or delete. On Telegram, /mydata sends what the bot keeps and /forget deletes it."
+)
+
+
+def said_yes(session) -> bool:
+    """The consent variable the Telegram service reads (bot/service/parents.py)."""
+    return str(session.variables.get("remember", "")).lower() in ("yes", "true")
+
+
 def run_chat(
     dialogue: Dialogue,
     *,
@@ -86,6 +101,9 @@ def run_chat(
                 return 0
             if name == "help" and not arg:
                 stdout.write(HELP + "\n")
+            if name in ("mydata", "forget") and said_yes(result.session):
+                stdout.write(f"\n{TERMINAL_ASKED}\n")
+                continue
             if name in ("mydata", "forget"):  # the terminal keeps nothing, on disk or off it
                 stdout.write(
                     "\n(bot) "
@@ -108,5 +126,10 @@ def run_chat(
             inp = Press(buttons[index].data)
         else:
             inp = Say(text)
+        before = said_yes(result.session)
         result = step(dialogue, result.session, inp, ctx)
         show(result)
+        if said_yes(result.session) and not before:
+            # The dialogue speaks for the Telegram bot ("I'll remember where you got to");
+            # here nothing is kept, and the parent trying it out should not believe otherwise.
+            stdout.write(f"\n{TERMINAL_KEEPS_NOTHING}\n")

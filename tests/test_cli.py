@@ -208,3 +208,14 @@ def test_graph_draws_the_safety_check_with_its_answer_not_as_a_dead_end() -> Non
         line.strip().startswith("class ") and "deadend" in line and "safety_check" in line
         for line in result.stdout.splitlines()
     )
+
+
+def test_chat_is_honest_that_saying_yes_keeps_nothing_here() -> None:
+    dialogues = str(ROOT / "dialogues")
+    result = run("chat", dialogues, "--from", "consent", stdin="1\n/mydata\n/quit\n")
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    said_yes = out.index("I'll remember where you got to")
+    honest = out.index("(terminal) This terminal keeps nothing", said_yes)
+    assert "You haven't asked me to remember you" not in out[honest:]
+    assert "You said yes, but this terminal keeps nothing" in out[honest:]
