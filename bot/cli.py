@@ -142,6 +142,9 @@ def cmd_graph(args: argparse.Namespace) -> int:
         _print_problems(result.problems, sys.stderr)
         return 1
     text = to_mermaid(result.draft) if args.format == "mermaid" else to_dot(result.draft)
+    if args.output and Path(args.output).suffix.lower() in (".md", ".markdown"):
+        # A fenced block is what GitHub and GitLab render as a picture.
+        text = f"```{args.format}\n{text.rstrip()}\n```\n"
     if args.output:
         try:
             Path(args.output).write_text(text, encoding="utf-8")

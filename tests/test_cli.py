@@ -219,3 +219,14 @@ def test_chat_is_honest_that_saying_yes_keeps_nothing_here() -> None:
     honest = out.index("(terminal) This terminal keeps nothing", said_yes)
     assert "You haven't asked me to remember you" not in out[honest:]
     assert "You said yes, but this terminal keeps nothing" in out[honest:]
+
+
+def test_graph_into_markdown_is_a_fenced_mermaid_block(tmp_path: Path) -> None:
+    out = tmp_path / "flow.md"
+    result = run("graph", str(EXAMPLE), "-o", str(out))
+    assert result.returncode == 0, result.stderr
+    text = out.read_text()
+    assert text.startswith("```mermaid\nflowchart TD") and text.endswith("\n```\n")
+    plain = tmp_path / "flow.mmd"
+    assert run("graph", str(EXAMPLE), "-o", str(plain)).returncode == 0
+    assert plain.read_text().startswith("flowchart TD")
