@@ -28,9 +28,7 @@ def default_dialogues_dir() -> Path:
 
 def add_folder_argument(parser: argparse.ArgumentParser, what: str = "dialogue folder") -> None:
     """The one way every authoring command is told which dialogues to use."""
-    parser.add_argument(
-        "folder", nargs="?", metavar="PATH", help=f"{what} (default: ./dialogues)"
-    )
+    parser.add_argument("folder", nargs="?", metavar="PATH", help=f"{what} (default: ./dialogues)")
     # The old spelling, still accepted so existing scripts keep working; not advertised.
     parser.add_argument("--dialogues", dest="old_folder", help=argparse.SUPPRESS)
 
@@ -178,10 +176,7 @@ def cmd_test(args: argparse.Namespace) -> int:
         )
         return 2
     targets = [Path(f) for f in args.files] if args.files else [dialogues / "tests"]
-    print(
-        f"Testing the dialogues in {dialogues} with "
-        + ", ".join(str(t) for t in targets)
-    )
+    print(f"Testing the dialogues in {dialogues} with " + ", ".join(str(t) for t in targets))
     result = _load_or_report(dialogues)
     if not result.ok:
         return 1

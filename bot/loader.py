@@ -154,6 +154,16 @@ class _FileParser:
         if isinstance(value, YMap):
             variants = {}
             for lang, item in value.items():
+                if not LANG_CODE.match(lang) and len(value) == 1 and isinstance(item, str):
+                    # "- Remember: there is help" is YAML for {Remember: "there is help"}
+                    words = f"{lang}: {item}"
+                    self.report(
+                        "BL007",
+                        f"'{words}' was read as '{lang}' followed by a value, because of the colon",
+                        value.where(lang),
+                        hint=f"Put the whole text in quotes: {_quoted(words)}",
+                    )
+                    continue
                 if not LANG_CODE.match(lang):
                     self.report(
                         "BL007",
@@ -778,3 +788,7 @@ def _how_to_start_a_safety_net(problem: Problem, folder: Path) -> Problem:
         hint=f"Every dialogue folder needs a safety net. Start from the shipped one: "
         f"cp -r dialogues/safety {base}/ (then see 'The safety net' in docs/dialogue-format.md)",
     )
+
+
+def _quoted(words: str) -> str:
+    return f'"{words}"' if '"' not in words else "'" + words.replace("'", "''") + "'"

@@ -91,7 +91,5 @@ def test_the_docker_build_leaves_out_local_state() -> None:
 def test_git_ignores_databases_and_their_side_files(name: str) -> None:
     if shutil.which("git") is None or not (ROOT / ".git").exists():
         pytest.skip("not a git checkout")
-    result = subprocess.run(
-        ["git", "check-ignore", "-q", "--no-index", name], cwd=ROOT, timeout=30
-    )
+    result = subprocess.run(["git", "check-ignore", "-q", "--no-index", name], cwd=ROOT, timeout=30)
     assert result.returncode == 0, f"{name} is not ignored"
