@@ -52,3 +52,18 @@ def test_the_fence_check_catches_an_unclosed_block() -> None:
         "line 1: this code block never closes",
     ]
     assert fence_problems("```sh\nls\n```\n") == []
+
+
+BARE_PYTHON = re.compile(r"(?<![/\w.])python3? (?:benchmarks/|-m bot)")
+
+
+def test_commands_in_the_docs_name_the_venvs_python() -> None:
+    # A bare `python` may be the system's, without the bot's dependencies installed.
+    files = [*DOCS, *sorted(ROOT.glob("benchmarks/*.py"))]
+    bare = [
+        f"{path.relative_to(ROOT)}:{number}: {line.strip()}"
+        for path in files
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
+        if BARE_PYTHON.search(line)
+    ]
+    assert bare == []
