@@ -10,6 +10,7 @@ import asyncio
 import logging
 import signal
 import sys
+from urllib.parse import urlsplit
 
 from telegram import Update
 from telegram.error import TelegramError
@@ -23,7 +24,12 @@ from bot.storage import Database, StorageError, inspect_database
 
 log = logging.getLogger("babyloss.run")
 SHUTDOWN_SECONDS = 9.0  # leave a margin inside the 10 s a service manager allows
-WEBHOOK_PATH = "telegram"
+
+
+def webhook_path(url: str) -> str:
+    """The local path the webhook server listens on: the public URL's own path, so a
+    reverse proxy can pass requests through unchanged."""
+    return urlsplit(url).path.strip("/")
 
 
 def load_service(config: Config, db: Database | None = None) -> BabylossBot:
@@ -127,11 +133,17 @@ async def _serve_connected(
                 await app.updater.start_webhook(
                     listen=config.webhook.listen,
                     port=config.webhook.port,
-                    url_path=WEBHOOK_PATH,
+                    url_path=webhook_path(config.webhook.url),
                     webhook_url=config.webhook.url,
                     secret_token=config.webhook.secret_token,
                     allowed_updates=Update.ALL_TYPES,
                     drop_pending_updates=False,
+                )
+                log.info(
+                    "webhook: listening on http://%s:%s/%s",
+                    config.webhook.listen,
+                    config.webhook.port,
+                    webhook_path(config.webhook.url),
                 )
             else:
                 await app.updater.start_polling(
