@@ -123,3 +123,14 @@ def test_backoff_is_capped_exponential() -> None:
     from bot.service.startup import backoff
 
     assert [backoff(n) for n in range(9)] == [1, 2, 4, 8, 16, 32, 60, 60, 60]
+
+
+async def test_a_stop_while_loading_ends_with_0_before_telegram_is_called(tmp_path) -> None:
+    from bot.service.run import serve
+
+    async with FakeBotApi() as fake:
+        config = make_config(fake, storage_path=tmp_path / "bot.sqlite3")
+        stop = asyncio.Event()
+        stop.set()  # as if SIGTERM arrived while the database opened
+        assert await asyncio.wait_for(serve(config, stop=stop), timeout=10) == 0
+        assert fake.calls == []

@@ -49,20 +49,37 @@ async def serve(
     ready: asyncio.Event | None = None,
     service: BabylossBot | None = None,
 ) -> int:
+    stop = stop or asyncio.Event()
+    loop = asyncio.get_running_loop()
+    # Installed first, so a stop while the database opens or the dialogues load still
+    # ends cleanly with 0 once that step is done.
+    installed = _on_signals(loop, {signal.SIGTERM: stop.set, signal.SIGINT: stop.set})
     own_db = None
-    if service is None:
-        own_db = await Database.open(config.storage_path)
-        try:
-            service = load_service(config, own_db)
-        except ConfigError:
-            await own_db.close()
-            raise
     try:
-        return await _serve(config, service, stop or asyncio.Event(), ready)
+        if service is None:
+            own_db = await Database.open(config.storage_path)
+            service = load_service(config, own_db)
+        if stop.is_set():
+            log.info("stopped before starting")
+            return 0
+        return await _serve(config, service, stop, ready)
     finally:
         # Always closed: an open database keeps a thread alive and the process with it.
         if own_db is not None:
             await own_db.close()
+        for sig in installed:
+            loop.remove_signal_handler(sig)
+
+
+def _on_signals(loop: asyncio.AbstractEventLoop, actions: dict) -> list:
+    installed = []
+    for sig, action in actions.items():
+        try:
+            loop.add_signal_handler(sig, action)
+            installed.append(sig)
+        except (NotImplementedError, RuntimeError, ValueError):
+            pass  # not the main thread (tests) or not supported here
+    return installed
 
 
 async def _serve(
@@ -71,17 +88,7 @@ async def _serve(
     app = service.build_application()
     service.schedule_housekeeping(app)
     loop = asyncio.get_running_loop()
-    installed = []
-    for sig, action in (
-        (signal.SIGTERM, stop.set),
-        (signal.SIGINT, stop.set),
-        (signal.SIGHUP, service.reload),
-    ):
-        try:
-            loop.add_signal_handler(sig, action)
-            installed.append(sig)
-        except (NotImplementedError, RuntimeError, ValueError):
-            pass  # not the main thread (tests) or not supported here
+    installed = _on_signals(loop, {signal.SIGHUP: service.reload})
     health = None
     connected = False
     try:
