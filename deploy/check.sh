@@ -10,6 +10,7 @@ ONLINE=
 ROOT=${1:-}
 ETC=$ROOT/etc/babyloss-bot
 set -a
+# shellcheck source=/dev/null
 . "$ETC/token.env"
 set +a
 if [ -z "$ROOT" ] && [ "$(id -u)" = 0 ]; then
