@@ -121,7 +121,7 @@ def cmd_chat(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
-    print(f"Playing the dialogues in {path} ({len(dialogue.nodes)} nodes). /quit to stop.")
+    print(f"Playing the dialogues in {path} ({len(dialogue.nodes)} nodes).")
     return run_chat(
         dialogue, start_node=args.start_node, language=args.lang, first_name=args.name or ""
     )

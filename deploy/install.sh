@@ -48,5 +48,5 @@ chmod 0644 "$UNIT"
 
 echo "Installed. Next:"
 echo "  1. put the token in $ETC/token.env"
-echo "  2. check:  $APP/deploy/check.sh${ROOT:+ $ROOT}"
-echo "  3. start:  systemctl enable --now babyloss-bot"
+echo "  2. check:  sh $APP/deploy/check.sh --online${ROOT:+ $ROOT}"
+[ -n "$ROOT" ] || echo "  3. start:  systemctl enable --now babyloss-bot"
