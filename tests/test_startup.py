@@ -134,3 +134,17 @@ async def test_a_stop_while_loading_ends_with_0_before_telegram_is_called(tmp_pa
         stop.set()  # as if SIGTERM arrived while the database opened
         assert await asyncio.wait_for(serve(config, stop=stop), timeout=10) == 0
         assert fake.calls == []
+
+
+async def test_a_health_port_in_use_is_one_line_and_exit_2(tmp_path, child_processes) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        async with FakeBotApi() as fake:
+            proc = await start_bot(tmp_path, fake.base_url, fake.token, child_processes, port)
+            out, err = await asyncio.wait_for(proc.communicate(), timeout=30)
+    logs = out.decode() + err.decode()
+    assert proc.returncode == 2, logs
+    assert f"Cannot start: 127.0.0.1:{port}: cannot serve the health check" in logs
+    assert "Traceback" not in logs

@@ -107,7 +107,13 @@ async def _serve(
                 database=service.db.ping if service.db else None,
                 metrics=service.metrics.render if config.health_metrics else None,
             )
-            port = await health.start(config.health_listen, config.health_port)
+            try:
+                port = await health.start(config.health_listen, config.health_port)
+            except OSError as exc:  # most often: the port is taken
+                raise ConfigError(
+                    f"{config.health_listen}:{config.health_port}: cannot serve the health "
+                    f"check there ({exc.strerror}); choose another health.port"
+                ) from None
             log.info("health check on http://%s:%s/healthz", config.health_listen, port)
         try:
             connected = await connect(app, stop)
