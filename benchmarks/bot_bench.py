@@ -1,6 +1,6 @@
 """Throughput and latency of the bot against the stand-in Bot API, beside a bare echo bot.
 
-Run:  python benchmarks/bot_bench.py [--parents 100] [--seconds 20] [--rounds 3]
+Run:  .venv/bin/python benchmarks/bot_bench.py [--parents 100] [--seconds 20] [--rounds 3]
 
 Each bot runs as its own process (``babyloss-bot run`` and ``benchmarks/echo_bot.py``),
 polling the stand-in Bot API server in this process. N simulated parents each wait for

@@ -1,6 +1,6 @@
 """kill -9 at random moments of a loaded run, again and again: is anything seen ever lost?
 
-Run:  python benchmarks/crash_run.py [--rounds 20] [--parents 30]
+Run:  .venv/bin/python benchmarks/crash_run.py [--rounds 20] [--parents 30]
 
 Each round starts `babyloss-bot run` on the same database, has N new parents opt in
 ("remember me") and then press buttons as fast as the bot answers, and kills the process

@@ -1,6 +1,6 @@
 """The floor for bot_bench.py: the barest python-telegram-bot echo bot, run the same way.
 
-python benchmarks/echo_bot.py BASE_URL   (the token comes from TELEGRAM_BOT_TOKEN)
+.venv/bin/python benchmarks/echo_bot.py BASE_URL   (the token comes from TELEGRAM_BOT_TOKEN)
 """
 
 import os

@@ -1,6 +1,6 @@
 """Every step answered, in order, through a storm of faults from the Bot API.
 
-Run:  python benchmarks/fault_run.py [--parents 20] [--steps 12] [--seed 5]
+Run:  .venv/bin/python benchmarks/fault_run.py [--parents 20] [--steps 12] [--seed 5]
 
 The stand-in server answers 20% of calls with 429 (retry after 1 s), 10% with 502, makes
 5% of answers 2 s slow and drops 5% of connections before answering. N simulated parents

@@ -1,6 +1,7 @@
 """Sending a day's reminders: N due at once, against a stand-in Bot API that answers 429.
 
-Run:  python benchmarks/reminder_bench.py [--reminders 10000] [--rate-429 0.1] [--rate 300]
+Run:  .venv/bin/python benchmarks/reminder_bench.py [--reminders 10000] [--rate-429 0.1]
+      [--rate 300]
 
 Fills a fresh database with N remembered parents whose anniversary reminder is due now
 (2% of them have blocked the bot), then runs the bot's real dispatcher (the JobQueue job)

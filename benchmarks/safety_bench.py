@@ -1,6 +1,6 @@
 """What the safety net costs: time per typed message, and memory for its model.
 
-Run:  python benchmarks/safety_bench.py [--rounds 5]
+Run:  .venv/bin/python benchmarks/safety_bench.py [--rounds 5]
 
 Loads the shipped phrase list and model, then assesses every message of the blind set
 (tests/safety_blind_c.yaml) ``--rounds`` times, as the bot does for every typed message.

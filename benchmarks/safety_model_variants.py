@@ -1,6 +1,6 @@
 """Compare settings of the safety model, held out by writer, before changing the shipped one.
 
-Run:  python benchmarks/safety_model_variants.py [VARIANT ...]   (needs the [train] extra)
+Run:  .venv/bin/python benchmarks/safety_model_variants.py [VARIANT ...]   (needs the [train] extra)
 
 Each variant is trained with every training file held out in turn (as `babyloss-bot
 train` does), and the phrase list and model together are scored on the held-out files:

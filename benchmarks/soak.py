@@ -1,6 +1,6 @@
 """Soak: the bot under a steady load for a long time; does memory grow or latency rise?
 
-Run:  python benchmarks/soak.py [--minutes 30] [--parents 60] [--think 0.5]
+Run:  .venv/bin/python benchmarks/soak.py [--minutes 30] [--parents 60] [--think 0.5]
 
 Starts `babyloss-bot run` (shipped dialogues, remembered parents, so every step is a
 durable write) against the stand-in Bot API, keeps N simulated parents stepping with a

@@ -1,6 +1,6 @@
 """The SQLite store with many remembered parents: start-up, per-step latency, memory.
 
-Run:  python benchmarks/storage_bench.py [--parents 100000] [--steps 2000]
+Run:  .venv/bin/python benchmarks/storage_bench.py [--parents 100000] [--steps 2000]
 Fills a fresh database (in a temporary folder) with N opted-in parents, then measures:
 opening it as the bot does at start (integrity check and migrations included), the
 durable write of one step (save, committed with synchronous=FULL) and a load, as

@@ -1,6 +1,6 @@
 """How long validation takes on a large generated dialogue (target: 2,000 nodes < 0.5 s).
 
-Run:  python benchmarks/validate_bench.py [--nodes 2000] [--repeat 5]
+Run:  .venv/bin/python benchmarks/validate_bench.py [--nodes 2000] [--repeat 5]
 Prints the best and median time to load and validate, from bytes, on this machine.
 """
 

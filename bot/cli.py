@@ -17,9 +17,47 @@ REPO_DIALOGUES = Path(__file__).resolve().parent.parent / "dialogues"
 
 
 def default_dialogues_dir() -> Path:
-    """./dialogues when run from a checkout, else the one shipped beside the package."""
+    """./dialogues when run from a checkout, else the one shipped beside the package.
+
+    For safety and train, which take texts as arguments; the authoring commands use
+    ``dialogue_folder`` and never guess.
+    """
     here = Path("dialogues")
     return here if here.is_dir() else REPO_DIALOGUES
+
+
+def add_folder_argument(parser: argparse.ArgumentParser, what: str = "dialogue folder") -> None:
+    """The one way every authoring command is told which dialogues to use."""
+    parser.add_argument("folder", nargs="?", metavar="PATH", help=f"{what} (default: ./dialogues)")
+    # The old spelling, still accepted so existing scripts keep working; not advertised.
+    parser.add_argument("--dialogues", dest="old_folder", help=argparse.SUPPRESS)
+
+
+def dialogue_folder(args: argparse.Namespace) -> Path | None:
+    """PATH if given, else ./dialogues of the current folder; None (and a message) if none."""
+    if args.folder and args.old_folder:
+        print(
+            f"Name the dialogue folder once: babyloss-bot {args.command} PATH",
+            file=sys.stderr,
+        )
+        return None
+    given = args.folder or args.old_folder
+    if given:
+        return Path(given)
+    here = Path("dialogues")
+    if here.is_dir():
+        return here
+    shipped = (
+        f" (the shipped ones: babyloss-bot {args.command} {REPO_DIALOGUES})"
+        if REPO_DIALOGUES.is_dir()
+        else ""
+    )
+    print(
+        f"There is no 'dialogues' folder in {Path.cwd()}. Name the dialogue folder: "
+        f"babyloss-bot {args.command} PATH{shipped}",
+        file=sys.stderr,
+    )
+    return None
 
 
 def _print_problems(problems: list[Problem], out=None) -> None:
@@ -41,7 +79,10 @@ def _load_or_report(path: Path, lang: str | None = None) -> LoadResult:
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
-    path = Path(args.path) if args.path else default_dialogues_dir()
+    path = dialogue_folder(args)
+    if path is None:
+        return 2
+    print(f"Checking the dialogues in {path}")
     result = load_dialogue_dir(path)
     _print_problems(result.problems)
     errors = sum(p.is_error for p in result.problems)
@@ -64,7 +105,9 @@ def cmd_validate(args: argparse.Namespace) -> int:
 def cmd_chat(args: argparse.Namespace) -> int:
     from bot.simulator import run_chat
 
-    path = Path(args.dialogues) if args.dialogues else default_dialogues_dir()
+    path = dialogue_folder(args)
+    if path is None:
+        return 2
     result = _load_or_report(path, args.lang)
     if not result.ok:
         return 1
@@ -83,6 +126,7 @@ def cmd_chat(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
+    print(f"Playing the dialogues in {path} ({len(dialogue.nodes)} nodes).")
     if args.lang:
         from bot.translation.review import refusal
 
@@ -97,12 +141,19 @@ def cmd_chat(args: argparse.Namespace) -> int:
 def cmd_graph(args: argparse.Namespace) -> int:
     from bot.graph import to_dot, to_mermaid
 
-    path = Path(args.dialogues) if args.dialogues else default_dialogues_dir()
+    path = dialogue_folder(args)
+    if path is None:
+        return 2
+    # stderr: stdout may be the diagram itself, piped into a file
+    print(f"Drawing the dialogues in {path}", file=sys.stderr)
     result = load_dialogue_dir(path)
     if result.draft is None or not result.draft.nodes:
         _print_problems(result.problems, sys.stderr)
         return 1
     text = to_mermaid(result.draft) if args.format == "mermaid" else to_dot(result.draft)
+    if args.output and Path(args.output).suffix.lower() in (".md", ".markdown"):
+        # A fenced block is what GitHub and GitLab render as a picture.
+        text = f"```{args.format}\n{text.rstrip()}\n```\n"
     if args.output:
         try:
             Path(args.output).write_text(text, encoding="utf-8")
@@ -124,14 +175,28 @@ def cmd_graph(args: argparse.Namespace) -> int:
 def cmd_test(args: argparse.Namespace) -> int:
     from bot.convtests import find_test_files, run_files
 
-    dialogues = Path(args.dialogues) if args.dialogues else default_dialogues_dir()
+    dialogues = dialogue_folder(args)
+    if dialogues is None:
+        return 2
+    if dialogues.is_file():
+        folder = dialogues.parent.parent if dialogues.parent.name == "tests" else dialogues.parent
+        print(
+            f"'{dialogues}' is a file; give the dialogue folder, and the test file with "
+            f"--file: babyloss-bot test {folder} --file {dialogues}",
+            file=sys.stderr,
+        )
+        return 2
+    targets = [Path(f) for f in args.files] if args.files else [dialogues / "tests"]
+    print(f"Testing the dialogues in {dialogues} with " + ", ".join(str(t) for t in targets))
     result = _load_or_report(dialogues)
     if not result.ok:
         return 1
-    target = Path(args.path) if args.path else dialogues
-    files = find_test_files(target)
+    files = [f for target in targets for f in find_test_files(target)]
     if not files:
-        print(f"No conversation test files found in '{target}'.", file=sys.stderr)
+        print(
+            f"No conversation test files found in {', '.join(str(t) for t in targets)}.",
+            file=sys.stderr,
+        )
         return 1
     passed, failures, problems = run_files(result.dialogue, files)
     _print_problems(problems)
@@ -253,7 +318,10 @@ def cmd_train(args: argparse.Namespace) -> int:
 def cmd_run(args: argparse.Namespace) -> int:
     from bot.service.run import main_run  # imported here: the other commands need no Telegram
 
-    return main_run(args.config, args.check)
+    if args.online and not args.check:
+        print("--online goes with --check: babyloss-bot run --config FILE --check --online")
+        return 2
+    return main_run(args.config, args.check, online=args.online)
 
 
 def cmd_backup(args: argparse.Namespace) -> int:
@@ -280,6 +348,13 @@ def cmd_stats(args: argparse.Namespace) -> int:
 
     try:
         config = load_config(args.config)
+        if not config.storage_path.exists():
+            print(
+                f"Cannot read the figures: no database at {config.storage_path} (storage.path "
+                f"in {config.source}); the bot creates it when it first starts.",
+                file=sys.stderr,
+            )
+            return 1
         stats = database_stats(config.storage_path)
     except (ConfigError, StorageError) as exc:
         print(f"Cannot read the figures: {exc}", file=sys.stderr)
@@ -300,23 +375,29 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--from", dest="start_node", metavar="NODE", help="start at this node")
     p.add_argument("--lang", help="language code, e.g. en")
     p.add_argument("--name", help="first name to use for {first_name}")
-    p.add_argument("--dialogues", metavar="PATH", help="dialogue folder (default: dialogues/)")
+    add_folder_argument(p)
     p.set_defaults(func=cmd_chat)
 
     p = sub.add_parser("validate", help="check dialogue files and explain any problems")
-    p.add_argument("path", nargs="?", help="dialogue folder or file (default: dialogues/)")
+    add_folder_argument(p, "dialogue folder or file")
     p.add_argument("--strict", action="store_true", help="fail on warnings too")
     p.set_defaults(func=cmd_validate)
 
     p = sub.add_parser("graph", help="draw the flow as a Mermaid or DOT diagram")
     p.add_argument("--format", choices=("mermaid", "dot"), default="mermaid")
     p.add_argument("-o", "--output", metavar="FILE", help="write here instead of printing")
-    p.add_argument("--dialogues", metavar="PATH")
+    add_folder_argument(p)
     p.set_defaults(func=cmd_graph)
 
-    p = sub.add_parser("test", help="run the conversation tests in dialogues/tests/")
-    p.add_argument("path", nargs="?", help="a test file or folder (default: dialogues/tests)")
-    p.add_argument("--dialogues", metavar="PATH")
+    p = sub.add_parser("test", help="run the conversation tests in PATH/tests/")
+    add_folder_argument(p)
+    p.add_argument(
+        "--file",
+        dest="files",
+        action="append",
+        metavar="TEST",
+        help="run only this test file or folder (may be repeated; default: PATH/tests)",
+    )
     p.set_defaults(func=cmd_test)
 
     p = sub.add_parser("safety", help="show whether the safety net fires on some text")
@@ -345,7 +426,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--check",
         action="store_true",
-        help="validate the config, dialogues and database, then exit",
+        help="validate the config, dialogues and database, then exit (Telegram not contacted)",
+    )
+    p.add_argument(
+        "--online",
+        action="store_true",
+        help="with --check: also ask Telegram (getMe) whether it knows the token",
     )
     p.set_defaults(func=cmd_run)
 

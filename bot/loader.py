@@ -13,7 +13,7 @@ import gc
 import hashlib
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from bot import checks
@@ -40,7 +40,7 @@ from bot.model import (
     freeze,
 )
 from bot.problems import Problem, did_you_mean, has_errors
-from bot.safety import load_risk_phrases
+from bot.safety import PHRASES_FILE, load_risk_phrases
 from bot.translation.fingerprint import FROM_SUFFIX, SOURCE_LANGUAGE, fuzzy_languages
 from bot.translation.phrases import load_language_phrases
 from bot.translation.review import read_reviews
@@ -167,6 +167,16 @@ class _FileParser:
             for lang, item in value.items():
                 if lang.endswith(FROM_SUFFIX) and LANG_CODE.match(lang[: -len(FROM_SUFFIX)]):
                     origins[lang[: -len(FROM_SUFFIX)]] = _scalar_str(item)
+                    continue
+                if not LANG_CODE.match(lang) and len(value) == 1 and isinstance(item, str):
+                    # "- Remember: there is help" is YAML for {Remember: "there is help"}
+                    words = f"{lang}: {item}"
+                    self.report(
+                        "BL007",
+                        f"'{words}' was read as '{lang}' followed by a value, because of the colon",
+                        value.where(lang),
+                        hint=f"Put the whole text in quotes: {_quoted(words)}",
+                    )
                     continue
                 if not LANG_CODE.match(lang):
                     self.report(
@@ -813,6 +823,7 @@ def load_dialogue_dir(path: str | Path, **kwargs) -> LoadResult:
     safety_problems: list[Problem] = []
     if "risk_phrases" not in kwargs:
         kwargs["risk_phrases"], safety_problems = load_risk_phrases(Path(path))
+        safety_problems = [_how_to_start_a_safety_net(p, Path(path)) for p in safety_problems]
     if "language_phrases" not in kwargs:
         kwargs["language_phrases"], more = load_language_phrases(Path(path))
         safety_problems += more
@@ -852,3 +863,19 @@ def _kind(value: object) -> str:
     if value is None:
         return "nothing"
     return f"a {type(value).__name__}"
+
+
+def _how_to_start_a_safety_net(problem: Problem, folder: Path) -> Problem:
+    """A new dialogue folder has no safety/ yet: say how to start one, not how to fix one."""
+    base = folder if folder.is_dir() else folder.parent
+    if problem.code != "BL070" or (base / PHRASES_FILE).exists():
+        return problem
+    return replace(
+        problem,
+        hint=f"Every dialogue folder needs a safety net. Start from the shipped one: "
+        f"cp -r dialogues/safety {base}/ (then see 'The safety net' in docs/dialogue-format.md)",
+    )
+
+
+def _quoted(words: str) -> str:
+    return f'"{words}"' if '"' not in words else "'" + words.replace("'", "''") + "'"

@@ -33,6 +33,21 @@ from bot.terminal_text import to_terminal
 HELP = "Type a number to press a button, or type words. /back /menu /restart /support /quit"
 
 
+TERMINAL_KEEPS_NOTHING = (
+    "(terminal) This terminal keeps nothing: on Telegram the bot would now remember your "
+    "place; here, everything is forgotten when you /quit."
+)
+TERMINAL_ASKED = (
+    "(terminal) You said yes, but this terminal keeps nothing, so there is nothing to send "
+    "or delete. On Telegram, /mydata sends what the bot keeps and /forget deletes it."
+)
+
+
+def said_yes(session) -> bool:
+    """The consent variable the Telegram service reads (bot/service/parents.py)."""
+    return str(session.variables.get("remember", "")).lower() in ("yes", "true")
+
+
 def run_chat(
     dialogue: Dialogue,
     *,
@@ -94,8 +109,12 @@ def run_chat(
                 # Only a baby's name, told in this conversation, is held (in memory).
                 held = held_in_memory(dialogue, result.session)
                 erasing = name == "forget" and held
-                said = dialogue.system("forgotten" if erasing else "nothing_stored")
-                stdout.write("\n(bot) " + to_terminal(said.pick(lang, lang), colour=colour) + "\n")
+                if said_yes(result.session) and not erasing:
+                    stdout.write(f"\n{TERMINAL_ASKED}\n")
+                else:
+                    said = dialogue.system("forgotten" if erasing else "nothing_stored")
+                    shown = to_terminal(said.pick(lang, lang), colour=colour)
+                    stdout.write("\n(bot) " + shown + "\n")
                 if held and name == "mydata":
                     stdout.write(f"\n(bot) {to_terminal(held, colour=colour)}\n")
                 if name == "forget":
@@ -110,5 +129,10 @@ def run_chat(
             inp = Press(buttons[index].data)
         else:
             inp = Say(text)
+        before = said_yes(result.session)
         result = step(dialogue, result.session, inp, ctx)
         show(result)
+        if said_yes(result.session) and not before:
+            # The dialogue speaks for the Telegram bot ("I'll remember where you got to");
+            # here nothing is kept, and the parent trying it out should not believe otherwise.
+            stdout.write(f"\n{TERMINAL_KEEPS_NOTHING}\n")

@@ -15,6 +15,7 @@ import functools
 import hashlib
 import hmac
 import json
+import logging
 import os
 import sqlite3
 from collections.abc import Iterable
@@ -24,6 +25,8 @@ from pathlib import Path
 import aiosqlite
 
 from bot.engine import Session
+
+log = logging.getLogger("babyloss.storage")
 
 SQLITE_HEADER = b"SQLite format 3\x00"
 
@@ -169,6 +172,8 @@ class Database:
         check_file(path)
         if not path.exists() or path.stat().st_size == 0:
             try:
+                if not path.parent.exists():  # said, so a mistyped storage.path is noticed
+                    log.info("creating the folder %s for the database", path.parent)
                 path.parent.mkdir(parents=True, exist_ok=True)
                 # Create it private before SQLite opens it: 0600, whatever the umask.
                 fd = os.open(path, os.O_CREAT | os.O_WRONLY, 0o600)
@@ -509,9 +514,15 @@ def inspect_database(path: str | Path) -> str:
     path = Path(path)
     check_file(path)
     if not path.exists():
-        if not os.access(path.parent if path.parent.exists() else Path("."), os.W_OK):
-            raise StorageError(f"{path}: does not exist and its folder is not writable")
-        return f"{path} will be created on first start"
+        made_folder = _try_creating(path)
+        return f"{path} will be created on first start" + (
+            " (folder created then)" if made_folder else ""
+        )
+    if not os.access(path, os.R_OK | os.W_OK) or not os.access(path.parent, os.W_OK):
+        # SQLite also needs the folder: it writes the -wal and -shm files beside the database.
+        raise StorageError(
+            f"{path}: the file or its folder is not writable by this user; check their owner"
+        )
     try:
         conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
         with contextlib.closing(conn):
@@ -527,11 +538,36 @@ def inspect_database(path: str | Path) -> str:
     if version > SCHEMA_VERSION:
         raise StorageError(f"{path}: was written by a newer babyloss-bot (schema {version})")
     pending = SCHEMA_VERSION - version
+    mode = path.stat().st_mode & 0o777
     return (
         f"{path} ok, schema {version}"
         + (f" ({pending} migration(s) will run at start)" if pending else "")
         + f", {parents} remembered parent(s)"
+        + (
+            f"; warning: other users may read it (mode {mode:o}): chmod 600 {path}"
+            if mode & 0o077
+            else ""
+        )
     )
+
+
+def _try_creating(path: Path) -> bool:
+    """Do what Database.open will do for a new file (folders, then the file, 0600) and undo
+    it, so --check fails exactly where run would. Returns whether folders were missing."""
+    missing = [p for p in (path.parent, *path.parent.parents) if not p.exists()]
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
+            os.close(fd)
+            os.unlink(path)
+        finally:
+            for folder in missing:  # innermost first
+                with contextlib.suppress(OSError):
+                    folder.rmdir()
+    except OSError as exc:
+        raise StorageError(f"{path}: cannot create the database ({exc.strerror})") from None
+    return bool(missing)
 
 
 def backup(source: str | Path, destination: str | Path) -> int:
@@ -542,7 +578,12 @@ def backup(source: str | Path, destination: str | Path) -> int:
         raise StorageError(f"{source}: no such database")
     if destination.exists():
         raise StorageError(f"{destination}: already exists; choose a new file name")
-    fd = os.open(destination, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
+    if not destination.parent.is_dir():
+        raise StorageError(f"{destination.parent}: no such folder; create it first")
+    try:
+        fd = os.open(destination, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
+    except OSError as exc:
+        raise StorageError(f"{destination}: cannot be written ({exc.strerror})") from None
     os.close(fd)
     try:
         src = sqlite3.connect(f"file:{source}?mode=ro", uri=True)

@@ -145,6 +145,51 @@ def _tab_problems(text: str, filename: str) -> list[Problem]:
     return problems
 
 
+def _open_quote(line: str) -> tuple[int, str] | None:
+    """(0-based column, character) of a quoted value this line opens and never closes."""
+    at_value_start, quote, start, i = True, "", 0, 0
+    while i < len(line):
+        c = line[i]
+        nxt = line[i + 1 : i + 2]
+        if quote == '"':
+            if c == "\\":
+                i += 1
+            elif c == '"':
+                quote = ""
+        elif quote == "'":
+            if c == "'" and nxt == "'":
+                i += 1
+            elif c == "'":
+                quote = ""
+        elif c in "\"'" and at_value_start:
+            quote, start = c, i
+        elif c == "#" and (i == 0 or line[i - 1] in " \t"):
+            break  # a comment
+        elif c in " \t":
+            pass
+        elif c in "-:" and nxt in ("", " ") or c in "[{,":
+            at_value_start = True
+        else:
+            at_value_start = False
+        i += 1
+    return (start, quote) if quote else None
+
+
+def _unclosed_quote(text: str, error_line: int) -> tuple[int, int, str] | None:
+    """Where a quote that never closes begins, if one does just above a syntax error.
+
+    YAML lets a quoted text run over several lines, so PyYAML reports the problem where
+    the runaway text finally collides with something, often lines later; the fix belongs
+    where the quote opened.
+    """
+    lines = text.splitlines()
+    for number in range(min(error_line, len(lines)), max(0, error_line - 6), -1):
+        found = _open_quote(lines[number - 1])
+        if found:
+            return number, found[0] + 1, found[1]
+    return None
+
+
 def read_yaml(data: bytes, filename: str) -> tuple[object | None, list[Problem]]:
     """Parse ``data`` (the bytes of ``filename``). Returns (value, problems)."""
     if b"\x00" in data:
@@ -166,6 +211,21 @@ def read_yaml(data: bytes, filename: str) -> tuple[object | None, list[Problem]]
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line, col = (mark.line + 1, mark.column + 1) if mark else (0, 0)
+        quote = _unclosed_quote(text, line)
+        if quote:
+            qline, qcol, char = quote
+            escape = '\\"' if char == '"' else "''"
+            return None, [
+                Problem(
+                    "BL001",
+                    "the quote opened here never closes",
+                    filename,
+                    qline,
+                    qcol,
+                    hint=f"Add the closing {char} at the end of the text (a {char} inside "
+                    f"the text is written {escape}).",
+                )
+            ]
         what = exc.problem or exc.context or "the file could not be read"
         return None, [Problem("BL001", f"YAML syntax error: {what}", filename, line, col)]
     except (yaml.YAMLError, RecursionError, ValueError) as exc:

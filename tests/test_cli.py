@@ -76,7 +76,7 @@ def test_validate_missing_folder(tmp_path: Path) -> None:
 
 def test_chat_plays_buttons_text_and_commands() -> None:
     session = "2\nwhat now\n/back\nI can't go on\n/menu\n1\n/quit\n"
-    result = run("chat", "--dialogues", str(EXAMPLE), "--name", "Sam", stdin=session)
+    result = run("chat", str(EXAMPLE), "--name", "Sam", stdin=session)
     assert result.returncode == 0, result.stderr
     out = result.stdout
     assert "\nContent note: this conversation" in out  # said once, not twice
@@ -92,7 +92,7 @@ def test_chat_plays_buttons_text_and_commands() -> None:
 
 def test_chat_from_a_node_and_in_another_language() -> None:
     result = run(
-        "chat", "--dialogues", str(EXAMPLE), "--from", "about", "--lang", "cy", stdin="/quit\n"
+        "chat", str(EXAMPLE), "--from", "about", "--lang", "cy", stdin="/quit\n"
     )
     assert result.returncode == 0
     assert "Enghraifft yw hon" in result.stdout
@@ -100,30 +100,30 @@ def test_chat_from_a_node_and_in_another_language() -> None:
 
 
 def test_chat_unknown_node_is_a_clear_error() -> None:
-    result = run("chat", "--dialogues", str(EXAMPLE), "--from", "abuot")
+    result = run("chat", str(EXAMPLE), "--from", "abuot")
     assert result.returncode == 2 and "Did you mean 'about'?" in result.stderr
 
 
 def test_chat_number_out_of_range_is_explained() -> None:
-    result = run("chat", "--dialogues", str(EXAMPLE), stdin="9\n/quit\n")
+    result = run("chat", str(EXAMPLE), stdin="9\n/quit\n")
     assert "choose a number from 1 to 3" in result.stdout
 
 
 def test_chat_refuses_a_broken_dialogue(tmp_path: Path) -> None:
     shutil.copytree(EXAMPLE, tmp_path / "d")
     (tmp_path / "d" / "main.yaml").write_text("nodes: [\n")
-    result = run("chat", "--dialogues", str(tmp_path / "d"))
+    result = run("chat", str(tmp_path / "d"))
     assert result.returncode == 1 and "BL001" in result.stderr and "fix them first" in result.stderr
 
 
 def test_graph_mermaid_and_dot(tmp_path: Path) -> None:
-    mermaid = run("graph", "--dialogues", str(EXAMPLE))
+    mermaid = run("graph", str(EXAMPLE))
     assert mermaid.returncode == 0
     assert mermaid.stdout.startswith("flowchart TD")
     assert 'welcome -->|"I\'m a partner"| menu' in mermaid.stdout
     assert 'menu -.->|"about / who made"| about' in mermaid.stdout
     out = tmp_path / "flow.dot"
-    dot = run("graph", "--dialogues", str(EXAMPLE), "--format", "dot", "-o", str(out))
+    dot = run("graph", str(EXAMPLE), "--format", "dot", "-o", str(out))
     assert dot.returncode == 0 and out.read_text().startswith("digraph dialogue {")
     assert '"welcome" -> "menu"' in out.read_text()
 
@@ -149,7 +149,7 @@ def test_graph_marks_unreachable_and_dead_end_nodes(tmp_path: Path) -> None:
             1,
         )
     )
-    result = run("graph", "--dialogues", str(tmp_path / "d"))
+    result = run("graph", str(tmp_path / "d"))
     assert result.returncode == 0
     assert "class island unreachable" in result.stdout
     assert "class stuck deadend" in result.stdout
@@ -157,7 +157,7 @@ def test_graph_marks_unreachable_and_dead_end_nodes(tmp_path: Path) -> None:
 
 
 def test_conversation_tests_pass_and_failures_are_explained(tmp_path: Path) -> None:
-    ok = run("test", "--dialogues", str(EXAMPLE))
+    ok = run("test", str(EXAMPLE))
     assert ok.returncode == 0 and ok.stdout.strip().endswith("7 passed, 0 failed")
     bad = tmp_path / "bad.yaml"
     bad.write_text(
@@ -165,7 +165,7 @@ def test_conversation_tests_pass_and_failures_are_explained(tmp_path: Path) -> N
         "        expect: {node: about, variables: {relationship: mother}}\n"
         '  - name: no such button\n    steps:\n      - press: "Tell me"\n'
     )
-    failed = run("test", str(bad), "--dialogues", str(EXAMPLE))
+    failed = run("test", str(EXAMPLE), "--file", str(bad))
     assert failed.returncode == 1
     assert f"{bad}:4: FAIL 'wrong turn' step 1" in failed.stdout
     assert "expected to arrive at node 'about', but arrived at 'menu'" in failed.stdout
@@ -195,13 +195,13 @@ def test_console_script_and_module_agree() -> None:
 
 
 def test_chat_says_nothing_is_kept_for_mydata_and_forget() -> None:
-    result = run("chat", "--dialogues", str(EXAMPLE), stdin="/mydata\n/forget\n/quit\n")
+    result = run("chat", str(EXAMPLE), stdin="/mydata\n/forget\n/quit\n")
     assert result.returncode == 0
     assert result.stdout.count("I'm not keeping anything about you") == 2
 
 
 def test_graph_draws_the_safety_check_with_its_answer_not_as_a_dead_end() -> None:
-    result = run("graph", "--dialogues", str(ROOT / "dialogues"))
+    result = run("graph", str(ROOT / "dialogues"))
     assert result.returncode == 0, result.stderr
     assert 'safety_check -->|"Yes, or I\'m not sure"| crisis' in result.stdout
     assert not any(
@@ -212,10 +212,32 @@ def test_graph_draws_the_safety_check_with_its_answer_not_as_a_dead_end() -> Non
 
 def test_chat_shows_a_baby_s_name_held_in_memory_and_forget_drops_it() -> None:
     steps = "3\n1\nRose & Lily\n/mydata\n/forget\n/mydata\n1\n/quit\n"
-    result = run("chat", "--dialogues", str(ROOT / "dialogues"), stdin=steps)
+    result = run("chat", str(ROOT / "dialogues"), stdin=steps)
     assert result.returncode == 0, result.stderr
     out = result.stdout
     assert out.count("the name you told me: Rose and Lily") == 1  # the first /mydata only
     assert "Done: I've deleted everything I kept about you" in out
     assert out.rstrip().endswith("[7] Not today")  # back on "After a loss"...
     assert "I'm so sorry that your baby died." in out.split("Done: I've deleted")[1]
+
+
+def test_chat_is_honest_that_saying_yes_keeps_nothing_here() -> None:
+    dialogues = str(ROOT / "dialogues")
+    result = run("chat", dialogues, "--from", "consent", stdin="1\n/mydata\n/quit\n")
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    said_yes = out.index("I'll remember where you got to")
+    honest = out.index("(terminal) This terminal keeps nothing", said_yes)
+    assert "You haven't asked me to remember you" not in out[honest:]
+    assert "You said yes, but this terminal keeps nothing" in out[honest:]
+
+
+def test_graph_into_markdown_is_a_fenced_mermaid_block(tmp_path: Path) -> None:
+    out = tmp_path / "flow.md"
+    result = run("graph", str(EXAMPLE), "-o", str(out))
+    assert result.returncode == 0, result.stderr
+    text = out.read_text()
+    assert text.startswith("```mermaid\nflowchart TD") and text.endswith("\n```\n")
+    plain = tmp_path / "flow.mmd"
+    assert run("graph", str(EXAMPLE), "-o", str(plain)).returncode == 0
+    assert plain.read_text().startswith("flowchart TD")

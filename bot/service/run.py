@@ -10,18 +10,26 @@ import asyncio
 import logging
 import signal
 import sys
+from urllib.parse import urlsplit
 
 from telegram import Update
+from telegram.error import TelegramError
 
 from bot.service.config import Config, ConfigError, load_config
 from bot.service.health import Health
 from bot.service.logs import setup_logging
+from bot.service.startup import TokenRejected, close_unstarted, connect
 from bot.service.telegram_bot import BabylossBot
 from bot.storage import Database, StorageError, inspect_database
 
 log = logging.getLogger("babyloss.run")
 SHUTDOWN_SECONDS = 9.0  # leave a margin inside the 10 s a service manager allows
-WEBHOOK_PATH = "telegram"
+
+
+def webhook_path(url: str) -> str:
+    """The local path the webhook server listens on: the public URL's own path, so a
+    reverse proxy can pass requests through unchanged."""
+    return urlsplit(url).path.strip("/")
 
 
 def load_service(config: Config, db: Database | None = None) -> BabylossBot:
@@ -45,30 +53,95 @@ async def serve(
     ready: asyncio.Event | None = None,
     service: BabylossBot | None = None,
 ) -> int:
-    own_db = None
-    if service is None:
-        own_db = await Database.open(config.storage_path)
-        try:
-            service = load_service(config, own_db)
-        except ConfigError:
-            await own_db.close()
-            raise
-    app = service.build_application()
-    service.schedule_housekeeping(app)
     stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()
+    # Installed first, so a stop while the database opens or the dialogues load still
+    # ends cleanly with 0 once that step is done.
+    installed = _on_signals(loop, {signal.SIGTERM: stop.set, signal.SIGINT: stop.set})
+    own_db = None
+    try:
+        if service is None:
+            own_db = await Database.open(config.storage_path)
+            service = load_service(config, own_db)
+        if stop.is_set():
+            log.info("stopped before starting")
+            return 0
+        return await _serve(config, service, stop, ready)
+    finally:
+        # Always closed: an open database keeps a thread alive and the process with it.
+        if own_db is not None:
+            await own_db.close()
+        for sig in installed:
+            loop.remove_signal_handler(sig)
+
+
+def _on_signals(loop: asyncio.AbstractEventLoop, actions: dict) -> list:
     installed = []
-    for sig, action in (
-        (signal.SIGTERM, stop.set),
-        (signal.SIGINT, stop.set),
-        (signal.SIGHUP, service.reload),
-    ):
+    for sig, action in actions.items():
         try:
             loop.add_signal_handler(sig, action)
             installed.append(sig)
         except (NotImplementedError, RuntimeError, ValueError):
             pass  # not the main thread (tests) or not supported here
+    return installed
+
+
+async def _serve(
+    config: Config, service: BabylossBot, stop: asyncio.Event, ready: asyncio.Event | None
+) -> int:
+    app = service.build_application()
+    service.schedule_housekeeping(app)
+    loop = asyncio.get_running_loop()
+    installed = _on_signals(loop, {signal.SIGHUP: service.reload})
     health = None
+    connected = False
+    try:
+        if config.health_port:
+            # Up before Telegram is reached, so monitors see 503 while the bot waits.
+
+            async def telegram_ok() -> bool:
+                if not connected:
+                    return False
+                await app.bot.get_me()
+                return True
+
+            health = Health(
+                version=lambda: service.dialogue.version,
+                telegram=telegram_ok,
+                database=service.db.ping if service.db else None,
+                metrics=service.metrics.render if config.health_metrics else None,
+            )
+            try:
+                port = await health.start(config.health_listen, config.health_port)
+            except OSError as exc:  # most often: the port is taken
+                raise ConfigError(
+                    f"{config.health_listen}:{config.health_port}: cannot serve the health "
+                    f"check there ({exc.strerror}); choose another health.port"
+                ) from None
+            log.info("health check on http://%s:%s/healthz", config.health_listen, port)
+        try:
+            connected = await connect(app, stop)
+        finally:
+            if not connected:
+                await close_unstarted(app)
+        if connected:
+            await _serve_connected(config, service, app, stop, ready)
+    finally:
+        if health:
+            await health.stop()
+        for sig in installed:
+            loop.remove_signal_handler(sig)
+    log.info("stopped")
+    return 0
+
+
+async def _serve_connected(
+    config: Config,
+    service: BabylossBot,
+    app,
+    stop: asyncio.Event,
+    ready: asyncio.Event | None,
+) -> None:
     async with app:
         await app.start()
         try:
@@ -77,30 +150,22 @@ async def serve(
                 await app.updater.start_webhook(
                     listen=config.webhook.listen,
                     port=config.webhook.port,
-                    url_path=WEBHOOK_PATH,
+                    url_path=webhook_path(config.webhook.url),
                     webhook_url=config.webhook.url,
                     secret_token=config.webhook.secret_token,
                     allowed_updates=Update.ALL_TYPES,
                     drop_pending_updates=False,
                 )
+                log.info(
+                    "webhook: listening on http://%s:%s/%s",
+                    config.webhook.listen,
+                    config.webhook.port,
+                    webhook_path(config.webhook.url),
+                )
             else:
                 await app.updater.start_polling(
                     allowed_updates=Update.ALL_TYPES, timeout=30, poll_interval=0
                 )
-            if config.health_port:
-
-                async def telegram_ok() -> bool:
-                    await app.bot.get_me()
-                    return True
-
-                health = Health(
-                    version=lambda: service.dialogue.version,
-                    telegram=telegram_ok,
-                    database=service.db.ping if service.db else None,
-                    metrics=service.metrics.render if config.health_metrics else None,
-                )
-                port = await health.start(config.health_listen, config.health_port)
-                log.info("health check on http://%s:%s/healthz", config.health_listen, port)
             log.info(
                 "serving dialogue %s (%d nodes) by %s",
                 service.dialogue.version,
@@ -116,15 +181,7 @@ async def serve(
                 await asyncio.wait_for(_shutdown(app), timeout=SHUTDOWN_SECONDS)
             except TimeoutError:
                 log.warning("some updates did not finish within %.0f s", SHUTDOWN_SECONDS)
-            if health:
-                await health.stop()
             await service.flush_visits()
-            if own_db is not None:
-                await own_db.close()
-    for sig in installed:
-        loop.remove_signal_handler(sig)
-    log.info("stopped")
-    return 0
 
 
 async def _shutdown(app) -> None:
@@ -134,8 +191,30 @@ async def _shutdown(app) -> None:
         await app.stop()
 
 
-def check(config: Config) -> int:
-    """--check: validate config, dialogues and database, then exit."""
+async def ask_telegram(config: Config) -> str:
+    """--check --online: one getMe with the config's token and address; the bot's @name."""
+    from telegram import Bot
+    from telegram.error import Forbidden, InvalidToken, NetworkError
+
+    from bot.service.transport import AiohttpRequest
+
+    request = AiohttpRequest() if config.transport == "aiohttp" else None
+    bot = Bot(config.token, base_url=config.base_url, request=request)
+    try:
+        async with bot:
+            return f"ok, the token belongs to @{bot.username}"
+    except (InvalidToken, Forbidden):
+        # PTB's message quotes the token: say it in our own words.
+        raise ConfigError(
+            "Telegram rejected the bot token (Unauthorized); check TELEGRAM_BOT_TOKEN"
+        ) from None
+    except NetworkError as exc:
+        reason = str(exc).replace(config.token, "[REDACTED]").splitlines()[0]
+        raise ConfigError(f"Telegram could not be reached ({reason})") from None
+
+
+def check(config: Config, online: bool = False) -> int:
+    """--check: validate config, dialogues and database (as run would use them), then exit."""
     ok = True
     if not config.token:
         print("error: no bot token: set TELEGRAM_BOT_TOKEN (or telegram.token in the config)")
@@ -161,11 +240,19 @@ def check(config: Config) -> int:
         f"mode: {config.mode}; health: "
         f"{f'{config.health_listen}:{config.health_port}' if config.health_port else 'off'}"
     )
+    if not online:
+        print("telegram: not contacted (add --online to check the token with getMe)")
+    elif config.token:
+        try:
+            print(f"telegram: {asyncio.run(ask_telegram(config))}")
+        except ConfigError as exc:
+            print(f"error: {exc}")
+            ok = False
     print("check passed" if ok else "check failed")
     return 0 if ok else 1
 
 
-def main_run(config_path: str | None, check_only: bool) -> int:
+def main_run(config_path: str | None, check_only: bool, online: bool = False) -> int:
     try:
         config = load_config(config_path)
     except ConfigError as exc:
@@ -175,7 +262,7 @@ def main_run(config_path: str | None, check_only: bool) -> int:
         config.log_level, config.log_format, secrets=[config.token, config.webhook.secret_token]
     )
     if check_only:
-        return check(config)
+        return check(config, online)
     if not config.token:
         print(
             "No bot token: set the TELEGRAM_BOT_TOKEN environment variable (or "
@@ -189,3 +276,10 @@ def main_run(config_path: str | None, check_only: bool) -> int:
     except (ConfigError, StorageError) as exc:
         print(f"Cannot start: {exc}", file=sys.stderr)
         return 2
+    except TokenRejected as exc:
+        print(f"Cannot start: {exc}", file=sys.stderr)
+        return 1
+    except TelegramError as exc:  # after getMe worked: one line, and systemd restarts us
+        reason = str(exc).replace(config.token, "[REDACTED]") if config.token else str(exc)
+        print(f"Cannot start: Telegram answered {type(exc).__name__}: {reason}", file=sys.stderr)
+        return 1
