@@ -312,6 +312,13 @@ async def test_a_preview_language_is_offered_to_admins_only() -> None:
             assert any("ydy'r iaith honno ddim ar gael" in t for t in said)
             said = [c.params["text"] for c in await h.text(parent, "/menu")]
             assert any("What would you like to look at?" in t for t in said)
+            said = [c.params["text"] for c in await h.text(admin, "/preview crisis cy")]
+            assert any("Llinell Gymraeg y Samariaid" in t for t in said)
+            said = [
+                c.params["text"]
+                for c in await h.text(admin, "/preview crisis es", until_buttons=False)
+            ]
+            assert said == ["No language 'es' here (en, cy)."]
         finally:
             stop.set()
             await asyncio.wait_for(task, 15)

@@ -28,7 +28,15 @@ class AdminMixin:
         elif name == "stats":
             await self._send_plain(update, await self.stats_text())
         elif name == "preview":
-            node = argument.strip()
+            # /preview NODE [LANG]: a preview language, too, is seen by admins only.
+            node, _, lang = argument.strip().partition(" ")
+            lang = lang.strip().lower() or None
+            if lang and lang not in self.dialogue.settings.languages:
+                await self._send_plain(
+                    update,
+                    f"No language '{lang}' here ({', '.join(self.dialogue.settings.languages)}).",
+                )
+                return
             if node not in self.dialogue.nodes:
                 from bot.problems import did_you_mean
 
@@ -38,7 +46,7 @@ class AdminMixin:
                 return
             result = engine.enter(
                 self.dialogue,
-                engine.new_session(self.dialogue),
+                engine.new_session(self.dialogue, lang),
                 node,
                 Context(first_name=update.effective_user.first_name or ""),
             )
