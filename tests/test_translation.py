@@ -359,3 +359,16 @@ def test_validate_and_run_check_say_per_language_what_is_missing_and_why_it_is_r
     out = capsys.readouterr().out
     assert "languages: en\n" in out
     assert "note: language 'es' is refused: its crisis reply and safety question have not" in out
+
+
+def test_broken_files_get_a_clear_message_not_a_traceback(folder: Path, capsys) -> None:
+    assert main(["translate", "export", "cy", str(folder)]) == 0
+    po = folder / "translations" / "cy" / "main.po"
+    (folder / "main.yaml").write_text("nodes:\n  a: [unclosed\n")
+    assert main(["translate", "export", "cy", str(folder)]) == 1
+    assert "main.yaml:3: this file is not valid YAML" in capsys.readouterr().err
+    assert main(["translate", "import", "cy", str(po)]) == 1
+    assert "not valid YAML" in capsys.readouterr().err
+    po.write_text('msgid "unclosed\n')  # polib is lenient: it reads as an empty file
+    assert main(["translate", "import", "cy", str(po)]) == 1
+    assert "no 'X-Dialogue-File' header" in capsys.readouterr().err

@@ -23,6 +23,9 @@ def cmd_export(args: argparse.Namespace) -> int:
     out = Path(args.output) if args.output else None
     try:
         results = export_language(folder, args.lang, out)
+    except TranslationError as exc:
+        print(str(exc), file=sys.stderr)
+        return 1
     except (OSError, ValueError) as exc:
         print(f"Export failed: {exc}", file=sys.stderr)
         return 1

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import polib
+import yaml
 
 from bot.model import DEFAULT_SYSTEM_MESSAGES
 from bot.templating import placeholders
@@ -30,6 +31,18 @@ READABILITY_LIMIT = 600
 
 class TranslationError(Exception):
     """A problem phrased for the translator (file, what, how to fix)."""
+
+
+def _spots(path: Path, text: str):
+    try:
+        return find_spots(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{path}:{mark.line + 1}" if mark else str(path)
+        raise TranslationError(
+            f"{where}: this file is not valid YAML, so its texts cannot be found. Fix it "
+            f"first: babyloss-bot validate {path.parent}"
+        ) from None
 
 
 def dialogue_files(folder: Path) -> list[Path]:
@@ -130,7 +143,7 @@ def export_language(folder: Path, lang: str, out_dir: Path | None = None) -> lis
     not yet in the YAML are kept, and its English shown as the previous msgid."""
     files = dialogue_files(folder)
     texts = {p: p.read_text(encoding="utf-8") for p in files}
-    found = {p: find_spots(t) for p, t in texts.items()}
+    found = {p: _spots(p, t) for p, t in texts.items()}
     entry: dict[str, str] = {}
     for _, file_entry in found.values():
         entry.update(file_entry)
@@ -281,7 +294,7 @@ def import_po(po_file: Path, lang: str, folder: Path, *, write: bool = True) -> 
         text = yaml_file.read_text(encoding="utf-8")
     except OSError as exc:
         raise TranslationError(f"{po_file}: cannot read {yaml_file} ({exc.strerror})") from None
-    spots, _ = find_spots(text)
+    spots, _ = _spots(yaml_file, text)
     by_context = {s.context: s for s in spots}
     by_english: dict[str, list[Spot]] = {}
     for s in spots:
