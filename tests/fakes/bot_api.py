@@ -679,6 +679,10 @@ class FakeBotApi:
     def pending_update_count(self) -> int:
         return len(self._pending)
 
+    def drop_pending_updates(self) -> None:
+        """Forget every queued update, as ``drop_pending_updates`` does on the real API."""
+        self._pending.clear()
+
     def push_update(self, update: JSONDict) -> int:
         """Queue an update for getUpdates; assigns ``update_id`` if missing. Returns it."""
         update = dict(update)
