@@ -419,7 +419,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     from bot.translation.command import add_parser as add_translate_parser
 
-    add_translate_parser(sub)
+    add_translate_parser(sub, default_dialogues_dir)
 
     p = sub.add_parser("run", help="serve the dialogues on Telegram (needs a bot token)")
     p.add_argument("--config", metavar="FILE", help="configuration file (see config.example.yaml)")

@@ -8,11 +8,13 @@ from pathlib import Path
 
 from bot.translation.po import TranslationError, export_language, import_po
 
+# The command line's own default folder (./dialogues, or the one beside the package),
+# handed in by add_parser so that this module does not import the command line back.
+_DEFAULT_FOLDER = {"find": lambda: Path("dialogues")}
+
 
 def _dialogues(value: str | None) -> Path:
-    from bot.cli import default_dialogues_dir
-
-    return Path(value) if value else default_dialogues_dir()
+    return Path(value) if value else _DEFAULT_FOLDER["find"]()
 
 
 def cmd_export(args: argparse.Namespace) -> int:
@@ -73,7 +75,9 @@ def cmd_import(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
-def add_parser(sub) -> None:
+def add_parser(sub, default_folder=None) -> None:
+    if default_folder is not None:
+        _DEFAULT_FOLDER["find"] = default_folder
     p = sub.add_parser("translate", help="export PO files for translators, import them back")
     tsub = p.add_subparsers(dest="translate_command", metavar="export|import", required=True)
     e = tsub.add_parser("export", help="write translations/LANG/<file>.po for each dialogue file")
