@@ -393,6 +393,8 @@ def _safety_check(d: Dialogue, s: Session, ctx: Context) -> StepResult:
 
 
 def _normalise(text: str) -> str:
+    # Phones type a curly apostrophe ("don’t"): read it as the plain one the dialogues use.
+    text = text.replace("\u2019", "'").replace("\u02bc", "'")
     kept = "".join(c.lower() if c.isalnum() or c == "'" else " " for c in text)
     return " ".join(kept.split())
 

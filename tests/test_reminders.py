@@ -253,7 +253,8 @@ async def test_a_parent_asks_for_a_reminder_gets_it_and_stops_it_with_one_tap(tm
             since = len(fake.calls)
             assert await h.service.reminders.dispatch() == Counter({"sent": 1})
             sent = [c for c in fake.calls[since:] if c.method == "sendMessage"]
-            assert [c.params["text"] for c in sent] == ["Thinking of you and your baby today."]
+            texts = [c.params["text"] for c in sent]
+            assert texts == ["A gentle message for you and your baby today."]
             labels = [r[0]["text"] for r in sent[-1].params["reply_markup"]["inline_keyboard"]]
             assert labels == ["Back to the menu", "Stop these reminders"]
             # Next year's is already scheduled; one tap stops it.

@@ -81,6 +81,37 @@ def test_every_menu_offers_help_now(shipped_dialogue) -> None:
         assert any(o.to == crisis for o in node.options), node.id
 
 
+# Steps that need no "I need help now" button, and why. Every other step offers it: a
+# parent reading about their loss, or typing their baby's name, is one tap from help.
+_HELP_NOW_EXEMPT = {
+    "crisis": "it is the help: the numbers, calming and small steps",
+    "crisis_still": "it shows every crisis line again, with calming and small steps",
+    "safety_check": "the bot adds its own two answers (BL018), one of them the crisis reply",
+    "not_today": "the parent is stopping; it names /support",
+    "enough": "the parent is stopping for now; back to the menu, which offers it",
+    "consent": "privacy settings; every way out leads to the menu",
+    "consent_yes": "privacy settings",
+    "consent_no": "privacy settings",
+    "support_region": "a country picker: each answer leads to the support menu, which offers it",
+    "anniversary_saved": "reminder settings",
+}
+
+
+def test_every_content_step_offers_help_now(shipped_dialogue) -> None:
+    crisis = shipped_dialogue.entry["crisis"]
+    missing = [
+        n.id
+        for n in shipped_dialogue.nodes.values()
+        if n.id not in _HELP_NOW_EXEMPT
+        # Reminder settings screens (on/off, time zone) lead back to the reminders menu,
+        # which offers it; the reminders themselves (reminder_*) are content and do.
+        and not n.id.startswith("reminders_")
+        and not any(o.to == crisis for o in n.options)
+    ]
+    assert missing == []
+    assert set(_HELP_NOW_EXEMPT) <= set(shipped_dialogue.nodes)  # no stale exemptions
+
+
 # Numbers as parents see them: "116 123", "0808 164 3332", "1-833-852-6262", "85258".
 _NUMBER = re.compile(r"(?<![\w-])\d[\d -]*\d(?![\w-])")
 _SITE = re.compile(r"^[a-z0-9.-]+\.[a-z]{2,}\b")

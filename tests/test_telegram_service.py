@@ -409,7 +409,7 @@ async def test_on_telegram_the_crisis_reply_is_short_with_the_numbers_first_as_i
         calls = await h.press(PARENT, "I need help now")
         sent = texts(calls)
         assert len(sent) <= 4
-        assert sent[0].startswith("Thank you for telling me. It sounds like things are very hard")
+        assert sent[0].startswith("Thank you for reaching out. It sounds like things are very hard")
         assert "<b>999</b>" in sent[0] and "<b>116 123</b>" in sent[0]
         # The same words as the engine gives the terminal and the conversation tests.
         d = load_dialogue_dir(ROOT / "dialogues").dialogue
