@@ -6,8 +6,8 @@ import datetime as dt
 
 import pytest
 
-from bot.convtests import find_test_files, parse_tests, run_case
-from bot.loader import load_dialogue_dir
+from bot.authoring.convtests import find_test_files, parse_tests, run_case
+from bot.dialogue.loader import load_dialogue_dir
 from tests.conftest import ROOT
 
 DIALOGUES = ROOT / "dialogues"

@@ -16,8 +16,8 @@ from telegram import Update
 from bot.service.config import Config, ConfigError, load_config
 from bot.service.health import Health
 from bot.service.logs import setup_logging
-from bot.service.telegram_bot import BabylossBot
-from bot.storage import Database, StorageError, inspect_database
+from bot.storage.database import Database, StorageError, inspect_database
+from bot.telegram.adapter import BabylossBot
 
 log = logging.getLogger("babyloss.run")
 SHUTDOWN_SECONDS = 9.0  # leave a margin inside the 10 s a service manager allows

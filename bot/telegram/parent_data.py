@@ -1,6 +1,6 @@
 """What a parent can ask about their own data: /mydata, /forget, and clearing the chat.
 
-A mixin for :class:`bot.service.telegram_bot.BabylossBot`, which provides the sending
+A mixin for :class:`bot.telegram.adapter.BabylossBot`, which provides the sending
 helpers and the sessions it uses.
 """
 
@@ -15,8 +15,8 @@ from collections import deque
 from telegram import InputFile, Update
 from telegram.error import BadRequest
 
-from bot import engine
-from bot.service.sending import StopSending
+from bot.dialogue import engine
+from bot.telegram.sending import StopSending
 
 log = logging.getLogger("babyloss.bot")
 

@@ -11,12 +11,12 @@ import hashlib
 from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 
-from bot.checks import callback_data
-from bot.dates import parse_day_month
-from bot.model import Dialogue, Node, Option, Text, conditions_hold, freeze
-from bot.reminders import PREFERENCE_VARIABLES
+from bot.dialogue.checks import callback_data
+from bot.dialogue.dates import parse_day_month
+from bot.dialogue.model import Dialogue, Node, Option, Text, conditions_hold, freeze
+from bot.dialogue.reminders import PREFERENCE_VARIABLES
+from bot.dialogue.templating import render
 from bot.safety import ASK, CRISIS, assess, is_safe_answer
-from bot.templating import render
 
 HISTORY_LIMIT = 30
 KEPT_ON_RESTART = frozenset(

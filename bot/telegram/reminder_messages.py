@@ -1,7 +1,7 @@
 """Sending a reminder a parent asked for, and the one-tap "stop these" under it.
 
-A mixin for :class:`bot.service.telegram_bot.BabylossBot`; the scheduling lives in
-:mod:`bot.service.reminder_jobs`, the rules in :mod:`bot.reminders`.
+A mixin for :class:`bot.telegram.adapter.BabylossBot`; the scheduling lives in
+:mod:`bot.telegram.reminder_jobs`, the rules in :mod:`bot.dialogue.reminders`.
 """
 
 from __future__ import annotations
@@ -13,11 +13,11 @@ from dataclasses import replace
 from telegram import Update
 from telegram.error import TelegramError
 
-from bot import engine
-from bot.engine import Context
-from bot.model import freeze
-from bot.reminders import stop_variables
-from bot.service.sending import StopSending
+from bot.dialogue import engine
+from bot.dialogue.engine import Context
+from bot.dialogue.model import freeze
+from bot.dialogue.reminders import stop_variables
+from bot.telegram.sending import StopSending
 
 log = logging.getLogger("babyloss.bot")
 

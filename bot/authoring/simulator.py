@@ -11,7 +11,8 @@ import time
 from collections.abc import Callable
 from typing import TextIO
 
-from bot.engine import (
+from bot.authoring.terminal_text import to_terminal
+from bot.dialogue.engine import (
     Command,
     Context,
     Pause,
@@ -24,8 +25,7 @@ from bot.engine import (
     new_session,
     step,
 )
-from bot.model import Dialogue
-from bot.terminal_text import to_terminal
+from bot.dialogue.model import Dialogue
 
 HELP = "Type a number to press a button, or type words. /back /menu /restart /support /quit"
 

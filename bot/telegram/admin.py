@@ -1,7 +1,7 @@
 """Commands for the charity team (ids in ``admins``): /reload, /stats and /preview.
 
 To anyone else these commands do not exist. A mixin for
-:class:`bot.service.telegram_bot.BabylossBot`.
+:class:`bot.telegram.adapter.BabylossBot`.
 """
 
 from __future__ import annotations
@@ -11,9 +11,9 @@ import logging
 
 from telegram import Update
 
-from bot import engine
-from bot.engine import Context
-from bot.stats import database_stats, format_stats
+from bot.dialogue import engine
+from bot.dialogue.engine import Context
+from bot.storage.stats import database_stats, format_stats
 
 log = logging.getLogger("babyloss.bot")
 
@@ -30,7 +30,7 @@ class AdminMixin:
         elif name == "preview":
             node = argument.strip()
             if node not in self.dialogue.nodes:
-                from bot.problems import did_you_mean
+                from bot.dialogue.problems import did_you_mean
 
                 await self._send_plain(
                     update, f"No node '{node}'.{did_you_mean(node, self.dialogue.nodes)}"

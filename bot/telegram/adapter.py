@@ -38,23 +38,23 @@ from telegram.ext import (
     filters,
 )
 
-from bot import engine
-from bot.engine import Command, Context, Other, Pause, Press, Reply, Say, Start, StepResult
-from bot.model import REMINDER_KINDS, Dialogue
+from bot.dialogue import engine
+from bot.dialogue.engine import Command, Context, Other, Pause, Press, Reply, Say, Start, StepResult
+from bot.dialogue.model import REMINDER_KINDS, Dialogue
 from bot.safety import assess
-from bot.service.admin import ADMIN_COMMANDS, AdminMixin
 from bot.service.config import Config
 from bot.service.memory import release_free_memory_job
 from bot.service.metrics import Metrics
-from bot.service.parent_data import FORGET, KEEP, WIPE, ParentDataMixin
-from bot.service.parents import ParentSessions
-from bot.service.reminder_jobs import Reminders
-from bot.service.reminder_messages import STOP_PREFIX, ReminderMessagesMixin
-from bot.service.sending import StopSending
-from bot.service.sessions import MemorySessions
-from bot.service.transport import AiohttpRequest
-from bot.service.updates import PerParentUpdateProcessor
-from bot.storage import Database, now_utc
+from bot.storage.database import Database, now_utc
+from bot.storage.parents import ParentSessions
+from bot.storage.sessions import MemorySessions
+from bot.telegram.admin import ADMIN_COMMANDS, AdminMixin
+from bot.telegram.parent_data import FORGET, KEEP, WIPE, ParentDataMixin
+from bot.telegram.reminder_jobs import Reminders
+from bot.telegram.reminder_messages import STOP_PREFIX, ReminderMessagesMixin
+from bot.telegram.sending import StopSending
+from bot.telegram.transport import AiohttpRequest
+from bot.telegram.updates import PerParentUpdateProcessor
 
 log = logging.getLogger("babyloss.bot")
 

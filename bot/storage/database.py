@@ -23,7 +23,7 @@ from pathlib import Path
 
 import aiosqlite
 
-from bot.engine import Session
+from bot.dialogue.engine import Session
 
 SQLITE_HEADER = b"SQLite format 3\x00"
 
