@@ -28,8 +28,9 @@ ALLOWED = {
     "bot.storage": {"bot": (*CORE, "bot.storage"), "outside": ("aiosqlite", "sqlite3")},
     "bot.telegram": {
         # The shell's leaf modules: settings, counters, the memory job. None imports back.
+        # Not bot.safety: the engine's result says whether the words were risk language.
         "bot": (
-            *CORE,
+            "bot.dialogue",
             "bot.storage",
             "bot.telegram",
             *(f"bot.service.{m}" for m in ("config", "metrics", "memory")),

@@ -39,9 +39,19 @@ from telegram.ext import (
 )
 
 from bot.dialogue import engine
-from bot.dialogue.engine import Command, Context, Other, Pause, Press, Reply, Say, Start, StepResult
+from bot.dialogue.engine import (
+    Command,
+    Context,
+    Edit,
+    Other,
+    Pause,
+    Press,
+    Reply,
+    Say,
+    Start,
+    StepResult,
+)
 from bot.dialogue.model import REMINDER_KINDS, Dialogue
-from bot.safety import assess
 from bot.service.config import Config
 from bot.service.memory import release_free_memory_job
 from bot.service.metrics import Metrics
@@ -182,16 +192,14 @@ class BabylossBot(ParentDataMixin, ReminderMessagesMixin, AdminMixin):
         await self.run_step(update, context, Say(update.effective_message.text or ""))
 
     async def on_other(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        caption = update.effective_message.caption
-        # A caption is typed words too: it passes the safety net like any text.
-        inp = Say(caption) if caption and self._concerning(caption) else Other()
-        await self.run_step(update, context, inp)
+        # A caption is typed words too: the engine passes it through the safety net.
+        await self.run_step(update, context, Other(update.effective_message.caption or ""))
 
     async def on_edited(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        # An edit is not a new step, but risk language in it still gets the crisis reply.
+        # An edit is not a new step, but risk language in it still gets the crisis reply
+        # (the engine decides; otherwise its result is quiet and nothing happens).
         text = update.effective_message.text or update.effective_message.caption or ""
-        if self._concerning(text):
-            await self.run_step(update, context, Say(text))
+        await self.run_step(update, context, Edit(text))
 
     async def on_button(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         query = update.callback_query
@@ -300,56 +308,59 @@ class BabylossBot(ParentDataMixin, ReminderMessagesMixin, AdminMixin):
         jobs.run_repeating(self.expire_idle, interval=3600, first=3600, name="expire-idle")
         jobs.run_repeating(release_free_memory_job, interval=60, first=60, name="release-memory")
 
-    def _concerning(self, text: str) -> bool:
-        """Whether the safety net would act on these words (crisis reply or asking)."""
-        return assess(text, self.dialogue.risk_phrases) is not None
-
     # -- Steps -----------------------------------------------------------------------
     async def run_step(self, update: Update, context, inp) -> None:
         user, chat = update.effective_user, update.effective_chat
         if user is None or chat is None:
             return
-        self.stats.updates += 1
-        self.metrics.updates.inc()
         started = time.perf_counter()
-        self.blocked.discard(chat.id)  # they are writing to us, so they have not blocked us
-        if self._flooding(user.id) and not (isinstance(inp, Say) and self._concerning(inp.text)):
-            self.stats.throttled += 1
-            now = time.monotonic()
-            if self._slowed_until.get(user.id, 0.0) < now:
-                self._slowed_until[user.id] = now + FLOOD_WINDOW
-                await self._send_quietly(chat.id, self._system_text("slow_down"))
-            return
-        self._note_message(chat.id, update.effective_message)
+        typed = bool(engine.words_of(inp))
+        if not typed:
+            # No words, so nothing the safety net could act on: the flood check needs no step.
+            self._count_update(chat.id)
+            if self._flooding(user.id):
+                await self._throttle(user.id, chat.id)
+                return
         dialogue = self.dialogue  # one version for the whole step, even if a reload lands
         ctx = Context(first_name=user.first_name or "")
         session = await self.sessions.get(user.id)
-        returning = None
+        agreed = None
         if session is None:
             # Not in memory: a parent who asked to be remembered may be coming back.
-            returning = await self.sessions.stored(user.id)
-            session = returning.session if returning else engine.new_session(dialogue)
-        risky = isinstance(inp, Say) and assess(inp.text, dialogue.risk_phrases) is not None
-        if returning and not risky and not isinstance(inp, Press):
-            if (
-                returning.privacy_version != dialogue.settings.privacy_version
-                and "consent" in dialogue.entry
-            ):
-                # The privacy text has changed materially since they agreed: ask again.
-                inp = dialogue.entry["consent"]
-            elif isinstance(inp, Start | Say | Other):
-                inp = None  # offer to carry on or start afresh
-        if inp is None:
-            result = engine.welcome_back(dialogue, session)
-        elif isinstance(inp, str):  # a node to show directly (e.g. /privacy)
-            result = engine.enter(dialogue, session, inp, ctx)
-        else:
-            result = engine.step(dialogue, session, inp, ctx)
+            stored = await self.sessions.stored(user.id)
+            if stored is not None:
+                session, agreed = stored.session, stored.privacy_version
+            else:
+                session = engine.new_session(dialogue)
+        # The engine reads the words once; the adapter only reads what it decided.
+        result = engine.step(dialogue, session, inp, ctx, returning=agreed)
+        if typed:
+            if result.quiet:  # an edit with nothing for the safety net: not a step at all
+                return
+            self._count_update(chat.id)
+            # Risk language is never held back, however fast a parent is writing.
+            if self._flooding(user.id) and not result.risk:
+                await self._throttle(user.id, chat.id)
+                return
+        self._note_message(chat.id, update.effective_message)
         # Save before sending: the reply a parent sees must never be ahead of the record.
         await self.sessions.put(user.id, result.session)
         self._count(result)
         await self.send_outputs(chat.id, result)
         self.metrics.step_seconds.observe(time.perf_counter() - started)
+
+    def _count_update(self, chat_id: int) -> None:
+        self.stats.updates += 1
+        self.metrics.updates.inc()
+        self.blocked.discard(chat_id)  # they are writing to us, so they have not blocked us
+
+    async def _throttle(self, user_id: int, chat_id: int) -> None:
+        """Drop this update; the first time in a window, ask the parent to slow down."""
+        self.stats.throttled += 1
+        now = time.monotonic()
+        if self._slowed_until.get(user_id, 0.0) < now:
+            self._slowed_until[user_id] = now + FLOOD_WINDOW
+            await self._send_quietly(chat_id, self._system_text("slow_down"))
 
     def _flooding(self, user_id: int) -> bool:
         limit = self.config.flood_limit
