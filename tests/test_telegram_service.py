@@ -80,7 +80,7 @@ async def test_the_used_keyboard_is_removed_alongside_the_answer_not_before_it()
 
 
 async def test_a_keyboard_that_cannot_be_removed_does_not_stop_the_answer(monkeypatch):
-    monkeypatch.setattr("bot.telegram.adapter.RETRY_DELAYS", (0.01, 0.01))  # give up soon
+    monkeypatch.setattr("bot.telegram.sending.RETRY_DELAYS", (0.01, 0.01))  # give up soon
     async with running() as h:
         await h.text(PARENT, "/start")
         h.fake.fail_next("editMessageReplyMarkup", "5xx", count=10)

@@ -1,7 +1,8 @@
 """What a parent can ask about their own data: /mydata, /forget, and clearing the chat.
 
-A mixin for :class:`bot.telegram.adapter.BabylossBot`, which provides the sending
-helpers and the sessions it uses.
+Built with what it uses: the parents' sessions, a :class:`~bot.telegram.sending.Sender`
+and ``text`` (a key -> the current dialogue's system text). It also keeps the ids of
+recent messages per chat (ids only, in memory), for "delete recent messages".
 """
 
 from __future__ import annotations
@@ -11,12 +12,13 @@ import json
 import logging
 import time
 from collections import deque
+from collections.abc import Callable
 
-from telegram import InputFile, Update
-from telegram.error import BadRequest
+from telegram import Update
 
 from bot.dialogue import engine
-from bot.telegram.sending import StopSending
+from bot.storage.parents import ParentSessions
+from bot.telegram.sending import Sender, StopSending
 
 log = logging.getLogger("babyloss.bot")
 
@@ -24,67 +26,66 @@ FORGET, KEEP, WIPE = "~|forget", "~|keep", "~|wipe"  # buttons the adapter handl
 MESSAGE_DELETE_WINDOW = 47 * 3600  # Telegram lets bots delete messages under 48 hours old
 
 
-class ParentDataMixin:
+class ParentData:
+    def __init__(self, sessions: ParentSessions, sender: Sender, text: Callable[[str], str]):
+        self.sessions = sessions
+        self.sender = sender
+        self.text = text
+        self.recent_messages: dict[int, deque] = {}
+
     async def send_my_data(self, update: Update) -> None:
         user_id, chat_id = update.effective_user.id, update.effective_chat.id
         stored = await self.sessions.stored(user_id)
         if stored is None:
-            await self.send_system(update, "nothing_stored")
+            await self.sender.send_quietly(chat_id, self.text("nothing_stored"))
             return
         payload = json.dumps(stored.export(), indent=2, ensure_ascii=False).encode()
         with contextlib.suppress(StopSending):
-            await self._call(
-                self._bot.send_document,
-                chat_id=chat_id,
-                document=InputFile(payload, filename="mydata.json"),
-                caption=self._system_text("mydata_caption"),
+            await self.sender.send_document(
+                chat_id, payload, "mydata.json", self.text("mydata_caption")
             )
 
     async def ask_to_forget(self, update: Update) -> None:
         buttons = (
-            engine.Button(self._system_text("forget_yes_label"), FORGET),
-            engine.Button(self._system_text("forget_no_label"), KEEP),
+            engine.Button(self.text("forget_yes_label"), FORGET),
+            engine.Button(self.text("forget_no_label"), KEEP),
         )
         with contextlib.suppress(StopSending):
-            await self._remove_old_keyboard(update.effective_chat.id)
-            message = await self._send(
-                update.effective_chat.id, self._system_text("forget_confirm"), buttons
+            await self.sender.remove_old_keyboard(update.effective_chat.id)
+            message = await self.sender.send(
+                update.effective_chat.id, self.text("forget_confirm"), buttons
             )
-            self.keyboards[update.effective_chat.id] = message.message_id
+            self.sender.keyboards[update.effective_chat.id] = message.message_id
 
     async def on_forget_button(self, update: Update, data: str) -> None:
         user_id, chat_id = update.effective_user.id, update.effective_chat.id
         with contextlib.suppress(StopSending):
-            await self._remove_old_keyboard(chat_id)
+            await self.sender.remove_old_keyboard(chat_id)
             if data == KEEP:
-                await self._send(chat_id, self._system_text("kept"))
+                await self.sender.send(chat_id, self.text("kept"))
             elif data == FORGET:
                 await self.sessions.forget(user_id)
                 log.info("a parent's data was deleted on request")
-                await self._send(chat_id, self._system_text("forgotten"))
-                message = await self._send(
+                await self.sender.send(chat_id, self.text("forgotten"))
+                message = await self.sender.send(
                     chat_id,
-                    self._system_text("chat_messages"),
-                    (engine.Button(self._system_text("wipe_label"), WIPE),),
+                    self.text("chat_messages"),
+                    (engine.Button(self.text("wipe_label"), WIPE),),
                 )
-                self.keyboards[chat_id] = message.message_id
+                self.sender.keyboards[chat_id] = message.message_id
             elif data == WIPE:
                 await self.delete_recent_messages(chat_id)
-                await self._send(chat_id, self._system_text("wiped"))
+                await self.sender.send(chat_id, self.text("wiped"))
 
     async def delete_recent_messages(self, chat_id: int) -> int:
         now = time.monotonic()
         recent = self.recent_messages.pop(chat_id, ())
         ids = sorted({m for m, at in recent if now - at < MESSAGE_DELETE_WINDOW})
-        self.keyboards.pop(chat_id, None)
-        for start in range(0, len(ids), 100):  # deleteMessages takes up to 100 at a time
-            with contextlib.suppress(BadRequest):
-                await self._call(
-                    self._bot.delete_messages, chat_id=chat_id, message_ids=ids[start : start + 100]
-                )
+        self.sender.keyboards.pop(chat_id, None)
+        await self.sender.delete(chat_id, ids)
         return len(ids)
 
-    def _note_message(self, chat_id: int, message) -> None:
+    def note_message(self, chat_id: int, message) -> None:
         if message is None or getattr(message, "message_id", None) is None:
             return
         recent = self.recent_messages.get(chat_id)
