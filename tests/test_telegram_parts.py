@@ -221,3 +221,22 @@ async def test_admin_commands_use_only_what_they_are_given(example_dialogue):
         assert chat_id == PARENT and result.session.node == "welcome" and remember is False
         assert any("Ana" in r.text for r in result.replies)  # the admin's own first name
 
+
+
+# -- The adapter reads the engine's decision ------------------------------------------------
+async def test_the_adapter_acts_on_an_edit_only_when_the_engine_found_risk_language():
+    from tests.service_harness import running
+
+    async with running() as h:
+        await h.text(PARENT, "/start")
+        stats = h.service.stats
+        before = (stats.updates, stats.steps)
+        h.fake.push_update(h.fake.make_edited_message_update(PARENT, "a typo fixed"))
+        h.fake.push_update(h.fake.make_edited_message_update(PARENT, ""))
+        # The same parent's updates are handled in order: once /menu is answered, the
+        # edits before it have been handled too.
+        sent = await h.text(PARENT, "/menu")
+        assert (stats.updates, stats.steps) == (before[0] + 1, before[1] + 1)
+        assert len([c for c in sent if c.params.get("reply_markup")]) == 1  # only the menu
+        crisis = await h.step(h.fake.make_edited_message_update(PARENT, "I can't go on"))
+        assert any("116 123" in (c.text or "") for c in crisis) and stats.crisis == 1

@@ -361,7 +361,9 @@ class BabylossBot:
         if user is None or chat is None:
             return
         started = time.perf_counter()
-        typed = bool(engine.words_of(inp))
+        # Words (or an edit, which only counts if it holds risk language) go to the engine
+        # before the flood check, which reads its decision.
+        typed = isinstance(inp, Edit) or bool(engine.words_of(inp))
         if not typed:
             # No words, so nothing the safety net could act on: the flood check needs no step.
             self._count_update(chat.id)
