@@ -10,8 +10,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from bot.loader import LoadResult, load_dialogue_dir
-from bot.problems import Problem
+from bot.dialogue.loader import LoadResult, load_dialogue_dir
+from bot.dialogue.problems import Problem
 
 REPO_DIALOGUES = Path(__file__).resolve().parent.parent / "dialogues"
 
@@ -98,7 +98,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 
 def cmd_chat(args: argparse.Namespace) -> int:
-    from bot.simulator import run_chat
+    from bot.authoring.simulator import run_chat
 
     path = dialogue_folder(args)
     if path is None:
@@ -108,7 +108,7 @@ def cmd_chat(args: argparse.Namespace) -> int:
         return 1
     dialogue = result.dialogue
     if args.start_node and args.start_node not in dialogue.nodes:
-        from bot.problems import did_you_mean
+        from bot.dialogue.problems import did_you_mean
 
         print(
             f"There is no node '{args.start_node}'.{did_you_mean(args.start_node, dialogue.nodes)}",
@@ -128,7 +128,7 @@ def cmd_chat(args: argparse.Namespace) -> int:
 
 
 def cmd_graph(args: argparse.Namespace) -> int:
-    from bot.graph import to_dot, to_mermaid
+    from bot.authoring.graph import to_dot, to_mermaid
 
     path = dialogue_folder(args)
     if path is None:
@@ -162,7 +162,7 @@ def cmd_graph(args: argparse.Namespace) -> int:
 
 
 def cmd_test(args: argparse.Namespace) -> int:
-    from bot.convtests import find_test_files, run_files
+    from bot.authoring.convtests import find_test_files, run_files
 
     dialogues = dialogue_folder(args)
     if dialogues is None:
@@ -315,7 +315,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def cmd_backup(args: argparse.Namespace) -> int:
     from bot.service.config import ConfigError, load_config
-    from bot.storage import StorageError, backup
+    from bot.storage.database import StorageError, backup
 
     try:
         config = load_config(args.config)
@@ -332,8 +332,8 @@ def cmd_backup(args: argparse.Namespace) -> int:
 
 def cmd_stats(args: argparse.Namespace) -> int:
     from bot.service.config import ConfigError, load_config
-    from bot.stats import database_stats, format_stats
-    from bot.storage import StorageError
+    from bot.storage.database import StorageError
+    from bot.storage.stats import database_stats, format_stats
 
     try:
         config = load_config(args.config)

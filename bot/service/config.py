@@ -10,8 +10,8 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bot.problems import did_you_mean
-from bot.yaml_reader import YMap, read_yaml
+from bot.dialogue.problems import did_you_mean
+from bot.dialogue.yaml_reader import YMap, read_yaml
 
 TOKEN_ENV = "TELEGRAM_BOT_TOKEN"
 DEFAULT_BASE_URL = "https://api.telegram.org/bot"
@@ -55,7 +55,7 @@ class Config:
 
     def load_dialogues(self):
         """The dialogues as this config asks for them (path, language, variables)."""
-        from bot.loader import load_dialogue_dir
+        from bot.dialogue.loader import load_dialogue_dir
 
         return load_dialogue_dir(
             self.dialogues_path, default_language=self.default_language, variables=self.variables

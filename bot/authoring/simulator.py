@@ -12,7 +12,8 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import TextIO
 
-from bot.engine import (
+from bot.authoring.terminal_text import to_terminal
+from bot.dialogue.engine import (
     Command,
     Context,
     Pause,
@@ -27,8 +28,7 @@ from bot.engine import (
     new_session,
     step,
 )
-from bot.model import Dialogue
-from bot.terminal_text import to_terminal
+from bot.dialogue.model import Dialogue
 
 HELP = "Type a number to press a button, or type words. /back /menu /restart /support /quit"
 
@@ -44,7 +44,7 @@ TERMINAL_ASKED = (
 
 
 def said_yes(session) -> bool:
-    """The consent variable the Telegram service reads (bot/service/parents.py)."""
+    """The consent variable the Telegram service reads (bot/storage/parents.py)."""
     return str(session.variables.get("remember", "")).lower() in ("yes", "true")
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-from bot.engine import Session
+from bot.dialogue.engine import Session
 
 
 class MemorySessions:

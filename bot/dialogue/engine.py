@@ -11,13 +11,13 @@ import hashlib
 from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 
-from bot.checks import callback_data
-from bot.dates import parse_day_month
-from bot.model import Capture, Dialogue, Node, Option, Text, conditions_hold, freeze
-from bot.names import parse_names
-from bot.reminders import PREFERENCE_VARIABLES
+from bot.dialogue.checks import callback_data
+from bot.dialogue.dates import parse_day_month
+from bot.dialogue.model import Capture, Dialogue, Node, Option, Text, conditions_hold, freeze
+from bot.dialogue.names import parse_names
+from bot.dialogue.reminders import PREFERENCE_VARIABLES
+from bot.dialogue.templating import render
 from bot.safety import ASK, CRISIS, assess, is_safe_answer
-from bot.templating import render
 
 HISTORY_LIMIT = 30
 KEPT_ON_RESTART = frozenset(
@@ -89,10 +89,30 @@ class Command:
 
 @dataclass(frozen=True)
 class Other:
-    """Something that is not text or a button: a sticker, photo, voice note..."""
+    """Something that is not text or a button: a sticker, photo, voice note... A caption
+    is typed words too: it passes the safety net like any text."""
+
+    caption: str = ""
 
 
-Input = Start | Press | Say | Command | Other
+@dataclass(frozen=True)
+class Edit:
+    """The parent changed the words of a message already sent. Not a new step: only risk
+    language in it gets an answer."""
+
+    text: str
+
+
+Input = Start | Press | Say | Command | Other | Edit
+
+
+def words_of(inp: Input) -> str:
+    """The words the parent typed in this input, for the safety net ("" if none)."""
+    if isinstance(inp, Say | Edit):
+        return inp.text
+    if isinstance(inp, Other):
+        return inp.caption
+    return ""
 
 
 # -- Outputs --------------------------------------------------------------------------
@@ -124,6 +144,15 @@ class StepResult:
     session: Session
     outputs: tuple[Output, ...]
     events: tuple[str, ...] = ()  # anonymous facts for counters: "node:<id>", "crisis", ...
+    # The safety net acted on the words typed (crisis reply, or asking directly). The
+    # adapter reads this (a parent sending too fast is never held back from help) rather
+    # than asking the safety net a second time.
+    risk: bool = False
+
+    @property
+    def quiet(self) -> bool:
+        """Nothing to send and nothing changed: e.g. an edit with no risk language."""
+        return not self.outputs
 
     @property
     def replies(self) -> list[Reply]:
@@ -186,10 +215,51 @@ def option_key(option: Option) -> str:
 
 
 def step(
-    dialogue: Dialogue, session: Session, inp: Input, context: Context | None = None
+    dialogue: Dialogue,
+    session: Session,
+    inp: Input,
+    context: Context | None = None,
+    *,
+    returning: str | None = None,
 ) -> StepResult:
-    """Advance ``session`` by one input and say what to send."""
+    """Advance ``session`` by one input and say what to send.
+
+    The safety net reads the typed words once, here; ``result.risk`` says whether it acted.
+    ``returning`` is the privacy version a remembered parent agreed to, when they come back
+    and their session was read from storage (see :func:`_returning`)."""
     ctx = context or Context()
+    words = words_of(inp)
+    level = assess(words, dialogue.risk_phrases) if words else None
+    if level is not None and not isinstance(inp, Say):
+        inp = Say(words)  # a caption or an edit with risk language: answered as typed words
+    if returning is not None and level is None:
+        result = _returning(dialogue, session, inp, ctx, returning)
+    else:
+        result = _step(dialogue, session, inp, ctx, level)
+    return replace(result, risk=True) if level is not None else result
+
+
+def _returning(
+    d: Dialogue, s: Session, inp: Input, ctx: Context, agreed_privacy: str
+) -> StepResult:
+    """A remembered parent comes back after their conversation left memory. Risk language
+    never reaches here (it is answered first), and a button press carries on as pressed.
+    If the privacy text changed materially since they agreed, ask again; a start, words
+    or a sticker get "carry on or start afresh?"; anything else is a step as usual."""
+    if isinstance(inp, Press | Edit):
+        return _step(d, s, inp, ctx, None)
+    if agreed_privacy != d.settings.privacy_version and "consent" in d.entry:
+        return enter(d, s, d.entry["consent"], ctx)
+    if isinstance(inp, Start | Say | Other):
+        return welcome_back(d, s)
+    return _step(d, s, inp, ctx, None)
+
+
+def _step(
+    dialogue: Dialogue, session: Session, inp: Input, ctx: Context, level: str | None
+) -> StepResult:
+    if isinstance(inp, Edit):  # no risk language in it (see step): nothing to answer
+        return StepResult(session, ())
     answering = session.asked  # whatever comes next, the question has had its turn
     if answering:
         session = replace(session, asked=False)
@@ -216,7 +286,7 @@ def step(
     if isinstance(inp, Press):
         return _press(dialogue, session, inp.data, ctx)
     if isinstance(inp, Say):
-        return _say(dialogue, session, inp.text, ctx)
+        return _say(dialogue, session, inp.text, ctx, level)
     if isinstance(inp, Other):
         return _redisplay(dialogue, session, ctx, dialogue.system("non_text"), events=("other",))
     raise TypeError(f"not an input: {inp!r}")
@@ -311,8 +381,7 @@ def _option_from_data(d: Dialogue, s: Session, data: str) -> Option | None:
     return option
 
 
-def _say(d: Dialogue, s: Session, text: str, ctx: Context) -> StepResult:
-    level = assess(text, d.risk_phrases)
+def _say(d: Dialogue, s: Session, text: str, ctx: Context, level: str | None) -> StepResult:
     if level == CRISIS:
         # Safety first: wherever the parent is, risk language gets the crisis reply now.
         return _goto(d, s, d.entry["crisis"], ctx, events=("crisis",))

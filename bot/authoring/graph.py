@@ -6,8 +6,8 @@ volunteer can see at a glance what the validator is talking about.
 
 from __future__ import annotations
 
-from bot.checks import reachable_nodes
-from bot.model import Dialogue
+from bot.dialogue.checks import reachable_nodes
+from bot.dialogue.model import Dialogue
 
 
 def _edges(d: Dialogue, lang: str):

@@ -10,8 +10,8 @@ import contextlib
 import sqlite3
 from pathlib import Path
 
-from bot.model import Dialogue
-from bot.storage import StorageError, check_file
+from bot.dialogue.model import Dialogue
+from bot.storage.database import StorageError, check_file
 
 
 def database_stats(path: str | Path) -> dict:

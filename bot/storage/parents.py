@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import datetime as dt
 
-from bot.engine import Session
-from bot.reminders import PREFERENCE_VARIABLES
-from bot.service.sessions import MemorySessions
-from bot.storage import Database, StoredParent
+from bot.dialogue.engine import Session
+from bot.dialogue.reminders import PREFERENCE_VARIABLES
+from bot.storage.database import Database, StoredParent
+from bot.storage.sessions import MemorySessions
 
 CONSENT_VARIABLE = "remember"
 

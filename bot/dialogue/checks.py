@@ -1,7 +1,7 @@
 """Checks that need the whole dialogue: targets, reachability, dead ends, Telegram limits,
 formatting, variables, languages and signpost dates.
 
-Called by :func:`bot.loader.load_dialogue` once every file has been parsed.
+Called by :func:`bot.dialogue.loader.load_dialogue` once every file has been parsed.
 """
 
 from __future__ import annotations
@@ -9,11 +9,11 @@ from __future__ import annotations
 import datetime as dt
 from collections import deque
 
-from bot.model import ANY, BUILTIN_VARIABLES, Dialogue, Node, Text
-from bot.names import MAX_LENGTH as MAX_NAME_LENGTH
-from bot.problems import Problem, did_you_mean
-from bot.telegram_html import html_problems, offset_to_pos, telegram_length, visible_text
-from bot.templating import placeholders, render
+from bot.dialogue.model import ANY, BUILTIN_VARIABLES, Dialogue, Node, Text
+from bot.dialogue.names import MAX_LENGTH as MAX_NAME_LENGTH
+from bot.dialogue.problems import Problem, did_you_mean
+from bot.dialogue.telegram_html import html_problems, offset_to_pos, telegram_length, visible_text
+from bot.dialogue.templating import placeholders, render
 
 TELEGRAM_MAX_MESSAGE = 4096
 TELEGRAM_MAX_CALLBACK_DATA = 64

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import aiosqlite
 
-from bot.engine import Session
+from bot.dialogue.engine import Session
 
 log = logging.getLogger("babyloss.storage")
 

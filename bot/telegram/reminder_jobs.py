@@ -1,6 +1,6 @@
 """Keeping and sending the reminders parents asked for.
 
-Preferences live in a parent's session (see bot.reminders); whenever a remembered parent's
+Preferences live in a parent's session (see bot.dialogue.reminders); whenever a remembered parent's
 reminder choices change, their pending reminders in SQLite are brought in line. A JobQueue
 job then claims due reminders (committed before anything is sent, so none goes twice even
 if the bot dies halfway through a batch), sends them through the rate limiter, and records
@@ -16,7 +16,7 @@ import logging
 from collections import Counter
 from collections.abc import Callable
 
-from bot.reminders import (
+from bot.dialogue.reminders import (
     CHECK_IN,
     YEARLY,
     next_due,
@@ -24,7 +24,7 @@ from bot.reminders import (
     wanted_kinds,
     zone_for,
 )
-from bot.storage import Database, now_utc
+from bot.storage.database import Database, now_utc
 
 log = logging.getLogger("babyloss.reminders")
 CONCURRENT_SENDS = 20

@@ -1,7 +1,7 @@
 """The JSON Schema of dialogue files, built from the loader's own lists of keys.
 
 Editors use it (``# yaml-language-server: $schema=schema.json``) for completion and inline
-errors. ``python -m bot.schema > dialogues/schema.json`` regenerates the published copy; a
+errors. ``python -m bot.dialogue.schema > dialogues/schema.json`` regenerates the published copy; a
 test fails when the two differ, so the schema never drifts from what the loader accepts.
 """
 
@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import json
 
-from bot import loader
-from bot.model import (
+from bot.dialogue import loader
+from bot.dialogue.model import (
     CAPTURE_KINDS,
     DEFAULT_SYSTEM_MESSAGES,
     ENTRY_POINTS,

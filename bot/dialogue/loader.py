@@ -1,4 +1,4 @@
-"""Turn the bytes of dialogue files into a :class:`~bot.model.Dialogue`, or into problems.
+"""Turn the bytes of dialogue files into a :class:`~bot.dialogue.model.Dialogue`, or into problems.
 
 :func:`load_dialogue` is pure (bytes in, dialogue and problems out), so a running bot can
 load a new version and keep serving the old one if the new one has errors.
@@ -16,8 +16,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from bot import checks
-from bot.model import (
+from bot.dialogue import checks
+from bot.dialogue.model import (
     ANY,
     CAPTURE_KINDS,
     DEFAULT_SYSTEM_MESSAGES,
@@ -39,9 +39,9 @@ from bot.model import (
     Text,
     freeze,
 )
-from bot.problems import Problem, did_you_mean, has_errors
+from bot.dialogue.problems import Problem, did_you_mean, has_errors
+from bot.dialogue.yaml_reader import YList, YMap, read_yaml
 from bot.safety import PHRASES_FILE, load_risk_phrases
-from bot.yaml_reader import YList, YMap, read_yaml
 
 FILE_KEYS = ("nodes", "signposts", "entry_points", "settings", "system_messages", "reminders")
 NODE_KEYS = ("note", "messages", "options", "free_text", "set", "milestone")

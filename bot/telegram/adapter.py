@@ -3,29 +3,23 @@
 All conversation rules live in the pure engine; this module only talks to Telegram:
 inline keyboards, answering every button press, removing used keyboards, gentle pacing
 with a typing indicator, kind replies to stickers and photos, private chats only, and
-Telegram's errors (retry what is transient, stop sending to parents who blocked the bot).
-Logs carry node ids, counts and update ids: never a parent's id, name or words.
+flood control. It is assembled from collaborators, each built with what it uses: a
+Sender (every Bot API call; retries and blocked parents), ParentData (/mydata, /forget),
+ReminderMessages and Admin. Logs carry node ids, counts and update ids: never a
+parent's id, name or words.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import html
 import logging
 import time
 from collections import Counter, deque
 from dataclasses import dataclass, field
 
-from telegram import (
-    BotCommand,
-    InlineKeyboardButton,
-    InlineKeyboardMarkup,
-    LinkPreviewOptions,
-    Update,
-)
-from telegram.constants import ChatAction, ChatType, ParseMode
-from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
+from telegram import BotCommand, Update
+from telegram.constants import ChatType
+from telegram.error import TelegramError
 from telegram.ext import (
     AIORateLimiter,
     Application,
@@ -38,23 +32,34 @@ from telegram.ext import (
     filters,
 )
 
-from bot import engine
-from bot.engine import Command, Context, Other, Pause, Press, Reply, Say, Start, StepResult
-from bot.model import REMINDER_KINDS, Dialogue
-from bot.safety import assess
-from bot.service.admin import ADMIN_COMMANDS, AdminMixin
+from bot.dialogue import engine
+from bot.dialogue.engine import (
+    Command,
+    Context,
+    Edit,
+    Other,
+    Pause,
+    Press,
+    Reply,
+    Say,
+    Start,
+    StepResult,
+)
+from bot.dialogue.model import REMINDER_KINDS, Dialogue
 from bot.service.config import Config
 from bot.service.memory import release_free_memory_job
 from bot.service.metrics import Metrics
-from bot.service.parent_data import FORGET, KEEP, WIPE, ParentDataMixin
-from bot.service.parents import ParentSessions
-from bot.service.reminder_jobs import Reminders
-from bot.service.reminder_messages import STOP_PREFIX, ReminderMessagesMixin
-from bot.service.sending import StopSending
-from bot.service.sessions import MemorySessions
-from bot.service.transport import AiohttpRequest
-from bot.service.updates import PerParentUpdateProcessor
-from bot.storage import Database, now_utc
+from bot.storage.database import Database, now_utc
+from bot.storage.parents import ParentSessions
+from bot.storage.sessions import MemorySessions
+from bot.storage.stats import database_stats, format_stats
+from bot.telegram.admin import ADMIN_COMMANDS, Admin
+from bot.telegram.parent_data import FORGET, KEEP, WIPE, ParentData
+from bot.telegram.reminder_jobs import Reminders
+from bot.telegram.reminder_messages import STOP_PREFIX, ReminderMessages
+from bot.telegram.sending import Sender, StopSending
+from bot.telegram.transport import AiohttpRequest
+from bot.telegram.updates import PerParentUpdateProcessor
 
 log = logging.getLogger("babyloss.bot")
 
@@ -71,8 +76,6 @@ COMMANDS = [
     ("language", "Change language, e.g. /language cy"),
 ]
 ENGINE_COMMANDS = {"menu", "privacy", "help", "pause", "support", "back", "restart", "language"}
-# Transient network errors and 5xx answers: back off and try again, then give up.
-RETRY_DELAYS = (0.5, 1.0, 2.0, 4.0, 8.0)
 # One parent sending more than config.flood_limit updates within FLOOD_WINDOW seconds is
 # paused: the extra updates are dropped (never risk language) and they are told once.
 FLOOD_WINDOW = 10.0
@@ -91,7 +94,7 @@ class Stats:
     visits: Counter = field(default_factory=Counter)
 
 
-class BabylossBot(ParentDataMixin, ReminderMessagesMixin, AdminMixin):
+class BabylossBot:
     """Holds the current dialogue and the parents' sessions; handles their updates."""
 
     def __init__(
@@ -111,18 +114,36 @@ class BabylossBot(ParentDataMixin, ReminderMessagesMixin, AdminMixin):
         )
         self.sleep = sleep
         self.pending_visits: Counter = Counter()  # anonymous, flushed to the database
-        # Ids of recent messages per chat (ids only, in memory): for "delete recent messages".
-        self.recent_messages: dict[int, deque] = {}
         self.stats = Stats()
         self._recent_updates: dict[int, deque] = {}  # update times per parent, in memory
         self._slowed_until: dict[int, float] = {}
         self.metrics = Metrics()
-        self.blocked: set[int] = set()
-        self.keyboards: dict[int, int] = {}  # chat id -> message id still showing buttons
         self.started = time.monotonic()
         self.application: Application | None = None  # set by build_application()
-        self.reminders = Reminders(db, self.send_reminder, clock=clock) if db else None
+        # The collaborators, each given what it uses and nothing else.
+        self.sender = Sender(lambda: self.application.bot, sleep=sleep)
+        self.parent_data = ParentData(
+            self.sessions, self.sender, self._system_text, lambda: self.dialogue
+        )
+        self.reminder_messages = ReminderMessages(
+            self.sessions, self.sender, lambda: self.dialogue, self._system_text
+        )
+        self.admin = Admin(
+            self.sender,
+            dialogue=lambda: self.dialogue,
+            reload=self.reload,
+            figures=self.stats_text,
+            show=self.send_outputs,
+        )
+        self.reminders = (
+            Reminders(db, self.reminder_messages.send_reminder, clock=clock) if db else None
+        )
         self.sessions.reminders = self.reminders
+
+    @property
+    def blocked(self) -> set[int]:
+        """Chat ids of parents who blocked the bot (in memory only)."""
+        return self.sender.blocked
 
     # -- Building the application ---------------------------------------------------
     def build_application(self, builder: ApplicationBuilder | None = None) -> Application:
@@ -173,7 +194,7 @@ class BabylossBot(ParentDataMixin, ReminderMessagesMixin, AdminMixin):
     async def register_commands(self) -> None:
         """Show the commands in Telegram's menu (setMyCommands)."""
         try:
-            await self._bot.set_my_commands([BotCommand(n, d) for n, d in COMMANDS])
+            await self.sender.bot.set_my_commands([BotCommand(n, d) for n, d in COMMANDS])
         except TelegramError as exc:  # not fatal: the commands still work when typed
             log.warning("could not register commands: %s", type(exc).__name__)
 
@@ -182,38 +203,32 @@ class BabylossBot(ParentDataMixin, ReminderMessagesMixin, AdminMixin):
         await self.run_step(update, context, Say(update.effective_message.text or ""))
 
     async def on_other(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        caption = update.effective_message.caption
-        # A caption is typed words too: it passes the safety net like any text.
-        inp = Say(caption) if caption and self._concerning(caption) else Other()
-        await self.run_step(update, context, inp)
+        # A caption is typed words too: the engine passes it through the safety net.
+        await self.run_step(update, context, Other(update.effective_message.caption or ""))
 
     async def on_edited(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        # An edit is not a new step, but risk language in it still gets the crisis reply.
+        # An edit is not a new step, but risk language in it still gets the crisis reply
+        # (the engine decides; otherwise its result is quiet and nothing happens).
         text = update.effective_message.text or update.effective_message.caption or ""
-        if self._concerning(text):
-            await self.run_step(update, context, Say(text))
+        await self.run_step(update, context, Edit(text))
 
     async def on_button(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         query = update.callback_query
         # Always answer, so the parent's app never shows a spinner; alongside the step
         # rather than before it, as it does not need to wait for anything.
-        answering = asyncio.create_task(self._answer(query))
+        answering = asyncio.create_task(self.sender.answer(query))
         try:
             if query.message is None or query.message.chat.type != ChatType.PRIVATE:
                 return
             data = query.data or ""
             if data in (FORGET, KEEP, WIPE):
-                await self.on_forget_button(update, data)
+                await self.parent_data.on_forget_button(update, data)
             elif data.startswith(STOP_PREFIX) and data[len(STOP_PREFIX) :] in REMINDER_KINDS:
-                await self.stop_reminders(update, data[len(STOP_PREFIX) :])
+                await self.reminder_messages.stop_reminders(update, data[len(STOP_PREFIX) :])
             else:
                 await self.run_step(update, context, Press(data))
         finally:
             await answering
-
-    async def _answer(self, query) -> None:
-        with contextlib.suppress(StopSending, BadRequest):  # e.g. a query too old to answer
-            await self._call(query.answer)
 
     async def on_command(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         text = update.effective_message.text or ""
@@ -222,7 +237,7 @@ class BabylossBot(ParentDataMixin, ReminderMessagesMixin, AdminMixin):
         user_id = update.effective_user.id
         if name in ADMIN_COMMANDS:
             if user_id in self.config.admins:
-                await self.on_admin(update, context, name, argument)
+                await self.admin.on_admin(update, context, name, argument)
             else:  # to anyone else, admin commands do not exist
                 await self.run_step(update, context, Command(name))
             return
@@ -231,9 +246,9 @@ class BabylossBot(ParentDataMixin, ReminderMessagesMixin, AdminMixin):
         elif name in ENGINE_COMMANDS:
             await self.run_step(update, context, Command(name, argument))
         elif name == "mydata":
-            await self.send_my_data(update)
+            await self.parent_data.send_my_data(update)
         elif name == "forget":
-            await self.ask_to_forget(update)
+            await self.parent_data.ask_to_forget(update)
 
     async def on_unknown_command(self, update: Update, context) -> None:
         name = (update.effective_message.text or "/").split()[0].lstrip("/")
@@ -243,17 +258,16 @@ class BabylossBot(ParentDataMixin, ReminderMessagesMixin, AdminMixin):
         chat = update.effective_chat
         if chat is None or chat.type == ChatType.CHANNEL or update.effective_message is None:
             return  # channel posts: nothing to say, and nobody to say it to
-        await self._send_quietly(chat.id, self._system_text("private_only"))
+        await self.sender.send_quietly(chat.id, self._system_text("private_only"))
 
     async def on_membership(self, update: Update, context) -> None:
         change = update.my_chat_member
         if change is None or change.chat.type != ChatType.PRIVATE:
             return
         if change.new_chat_member.status in ("kicked", "left"):
-            self.blocked.add(change.chat.id)
-            self.keyboards.pop(change.chat.id, None)
+            self.sender.mark_blocked(change.chat.id)
         else:
-            self.blocked.discard(change.chat.id)
+            self.sender.mark_unblocked(change.chat.id)
 
     async def on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
         self.stats.errors += 1
@@ -290,6 +304,49 @@ class BabylossBot(ParentDataMixin, ReminderMessagesMixin, AdminMixin):
         )
         return deleted
 
+    async def dispatch_reminders(self, context=None) -> Counter:
+        outcome = await self.reminders.dispatch()
+        for status, count in outcome.items():
+            self.metrics.reminders.labels(outcome=status).inc(count)
+        return outcome
+
+    async def stats_text(self) -> str:
+        """The anonymous figures behind /stats: the database's, plus this run's counters."""
+        await self.flush_visits()
+        if self.db is not None:
+            stats = await asyncio.to_thread(database_stats, self.db.path)
+        else:
+            stats = {"remembered_parents": 0, "visits": dict(self.stats.visits), "reminders": {}}
+        run = (
+            f"Since start: {self.stats.updates} updates, {self.stats.steps} steps, "
+            f"{self.stats.crisis} crisis replies, {self.stats.safety_checks} safety checks, "
+            f"{self.stats.errors} errors."
+        )
+        return format_stats(stats, self.dialogue, active_sessions=len(self.sessions)) + "\n" + run
+
+    def reload(self) -> tuple[bool, str]:
+        """Load the dialogues again; keep the old ones if the new ones have errors."""
+        result = self.config.load_dialogues()
+        if not result.ok:
+            errors = [p for p in result.problems if p.is_error]
+            for problem in errors:
+                log.error("reload rejected: %s", problem.format().replace("\n", " "))
+            summary = (
+                f"Reload rejected: {len(errors)} error(s); still serving version "
+                f"{self.dialogue.version}."
+            )
+            log.error(summary)
+            return False, summary
+        old = self.dialogue.version
+        self.dialogue = result.dialogue
+        self.sessions.privacy_version = result.dialogue.settings.privacy_version
+        summary = (
+            f"Dialogues reloaded: version {old} -> {result.dialogue.version}, "
+            f"{len(result.dialogue.nodes)} nodes."
+        )
+        log.info(summary)
+        return True, summary
+
     def schedule_housekeeping(self, app: Application) -> None:
         jobs = app.job_queue
         jobs.run_repeating(self.flush_visits, interval=60, first=60, name="flush-visits")
@@ -300,56 +357,61 @@ class BabylossBot(ParentDataMixin, ReminderMessagesMixin, AdminMixin):
         jobs.run_repeating(self.expire_idle, interval=3600, first=3600, name="expire-idle")
         jobs.run_repeating(release_free_memory_job, interval=60, first=60, name="release-memory")
 
-    def _concerning(self, text: str) -> bool:
-        """Whether the safety net would act on these words (crisis reply or asking)."""
-        return assess(text, self.dialogue.risk_phrases) is not None
-
     # -- Steps -----------------------------------------------------------------------
     async def run_step(self, update: Update, context, inp) -> None:
         user, chat = update.effective_user, update.effective_chat
         if user is None or chat is None:
             return
-        self.stats.updates += 1
-        self.metrics.updates.inc()
         started = time.perf_counter()
-        self.blocked.discard(chat.id)  # they are writing to us, so they have not blocked us
-        if self._flooding(user.id) and not (isinstance(inp, Say) and self._concerning(inp.text)):
-            self.stats.throttled += 1
-            now = time.monotonic()
-            if self._slowed_until.get(user.id, 0.0) < now:
-                self._slowed_until[user.id] = now + FLOOD_WINDOW
-                await self._send_quietly(chat.id, self._system_text("slow_down"))
-            return
-        self._note_message(chat.id, update.effective_message)
+        # Words (or an edit, which only counts if it holds risk language) go to the engine
+        # before the flood check, which reads its decision.
+        typed = isinstance(inp, Edit) or bool(engine.words_of(inp))
+        if not typed:
+            # No words, so nothing the safety net could act on: the flood check needs no step.
+            self._count_update(chat.id)
+            if self._flooding(user.id):
+                await self._throttle(user.id, chat.id)
+                return
         dialogue = self.dialogue  # one version for the whole step, even if a reload lands
         ctx = Context(first_name=user.first_name or "")
         session = await self.sessions.get(user.id)
-        returning = None
+        agreed = None
         if session is None:
             # Not in memory: a parent who asked to be remembered may be coming back.
-            returning = await self.sessions.stored(user.id)
-            session = returning.session if returning else engine.new_session(dialogue)
-        risky = isinstance(inp, Say) and assess(inp.text, dialogue.risk_phrases) is not None
-        if returning and not risky and not isinstance(inp, Press):
-            if (
-                returning.privacy_version != dialogue.settings.privacy_version
-                and "consent" in dialogue.entry
-            ):
-                # The privacy text has changed materially since they agreed: ask again.
-                inp = dialogue.entry["consent"]
-            elif isinstance(inp, Start | Say | Other):
-                inp = None  # offer to carry on or start afresh
-        if inp is None:
-            result = engine.welcome_back(dialogue, session)
-        elif isinstance(inp, str):  # a node to show directly (e.g. /privacy)
-            result = engine.enter(dialogue, session, inp, ctx)
-        else:
-            result = engine.step(dialogue, session, inp, ctx)
+            stored = await self.sessions.stored(user.id)
+            if stored is not None:
+                session, agreed = stored.session, stored.privacy_version
+            else:
+                session = engine.new_session(dialogue)
+        # The engine reads the words once; the adapter only reads what it decided.
+        result = engine.step(dialogue, session, inp, ctx, returning=agreed)
+        if typed:
+            if result.quiet:  # an edit with nothing for the safety net: not a step at all
+                return
+            self._count_update(chat.id)
+            # Risk language is never held back, however fast a parent is writing.
+            if self._flooding(user.id) and not result.risk:
+                await self._throttle(user.id, chat.id)
+                return
+        self.parent_data.note_message(chat.id, update.effective_message)
         # Save before sending: the reply a parent sees must never be ahead of the record.
         await self.sessions.put(user.id, result.session)
         self._count(result)
         await self.send_outputs(chat.id, result)
         self.metrics.step_seconds.observe(time.perf_counter() - started)
+
+    def _count_update(self, chat_id: int) -> None:
+        self.stats.updates += 1
+        self.metrics.updates.inc()
+        self.sender.mark_unblocked(chat_id)  # they are writing to us, so they have not blocked us
+
+    async def _throttle(self, user_id: int, chat_id: int) -> None:
+        """Drop this update; the first time in a window, ask the parent to slow down."""
+        self.stats.throttled += 1
+        now = time.monotonic()
+        if self._slowed_until.get(user_id, 0.0) < now:
+            self._slowed_until[user_id] = now + FLOOD_WINDOW
+            await self.sender.send_quietly(chat_id, self._system_text("slow_down"))
 
     def _flooding(self, user_id: int) -> bool:
         limit = self.config.flood_limit
@@ -398,82 +460,24 @@ class BabylossBot(ParentDataMixin, ReminderMessagesMixin, AdminMixin):
         delay = self.config.typing_delay_ms / 1000
         # Taking the used buttons away and sending the answer do not depend on each other:
         # side by side, a step costs the parent one round trip to Telegram less.
-        tidying = self._tidy_in_background(chat_id)
+        tidying = self.sender.tidy_in_background(chat_id)
         try:
             for out in result.outputs:
                 if isinstance(out, Pause):
                     if delay:
-                        await self._call(self._bot.send_chat_action, chat_id, ChatAction.TYPING)
+                        await self.sender.typing(chat_id)
                         await self.sleep(delay)
                     continue
                 assert isinstance(out, Reply)
-                message = await self._send(chat_id, out.text, out.buttons)
-                self._note_message(chat_id, message)
+                message = await self.sender.send(chat_id, out.text, out.buttons)
+                self.parent_data.note_message(chat_id, message)
                 if out.buttons and message is not None and remember_keyboard:
-                    self.keyboards[chat_id] = message.message_id
+                    self.sender.keyboards[chat_id] = message.message_id
         except StopSending:
             log.info("parent has blocked the bot; sends stopped")
         finally:
             if tidying is not None:
                 await tidying
-
-    def _tidy_in_background(self, chat_id: int) -> asyncio.Task | None:
-        """Start removing the last keyboard sent to this chat; never fails the step."""
-        message_id = self.keyboards.pop(chat_id, None)  # now, before a new one is noted
-        if message_id is None:
-            return None
-
-        async def tidy() -> None:
-            try:
-                await self._remove_keyboard(chat_id, message_id)
-            except StopSending:
-                pass  # the sends beside it stop and say so
-            except TelegramError as exc:  # old buttons left behind: untidy, not harmful
-                log.warning("could not remove used buttons (%s)", type(exc).__name__)
-
-        return asyncio.create_task(tidy())
-
-    async def _remove_old_keyboard(self, chat_id: int) -> None:
-        message_id = self.keyboards.pop(chat_id, None)
-        if message_id is not None:
-            await self._remove_keyboard(chat_id, message_id)
-
-    async def _remove_keyboard(self, chat_id: int, message_id: int) -> None:
-        with contextlib.suppress(BadRequest):  # already gone or too old: nothing to tidy
-            await self._call(
-                self._bot.edit_message_reply_markup,
-                chat_id=chat_id,
-                message_id=message_id,
-                reply_markup=None,
-            )
-
-    async def _send(self, chat_id: int, text: str, buttons=()):
-        markup = (
-            InlineKeyboardMarkup(
-                [[InlineKeyboardButton(b.label, callback_data=b.data)] for b in buttons]
-            )
-            if buttons
-            else None
-        )
-        return await self._call(
-            self._bot.send_message,
-            chat_id=chat_id,
-            text=text,
-            parse_mode=ParseMode.HTML,
-            reply_markup=markup,
-            link_preview_options=LinkPreviewOptions(is_disabled=True),
-        )
-
-    async def send_system(self, update: Update, key: str) -> None:
-        await self._send_quietly(update.effective_chat.id, self._system_text(key))
-
-    async def _send_plain(self, update: Update, text: str) -> None:
-        await self._send_quietly(update.effective_chat.id, html.escape(text, quote=False))
-
-    async def _send_quietly(self, chat_id: int, text: str) -> None:
-        """One message with no buttons; silently nothing if the parent blocked the bot."""
-        with contextlib.suppress(StopSending):
-            await self._send(chat_id, text)
 
     def _system_text(self, key: str) -> str:
         return self.dialogue.system(key).pick(*self._langs(None))
@@ -481,41 +485,3 @@ class BabylossBot(ParentDataMixin, ReminderMessagesMixin, AdminMixin):
     def _langs(self, session) -> tuple[str, str]:
         default = self.dialogue.settings.default_language
         return (getattr(session, "language", None) or default, default)
-
-    async def _call(self, method, *args, **kwargs):
-        """Call the Bot API, retrying transient failures. RetryAfter (429) is already
-        honoured by the AIORateLimiter; "message is not modified" is not an error."""
-        chat_id = kwargs.get("chat_id", args[0] if args else None)
-        if isinstance(chat_id, int) and chat_id in self.blocked:
-            raise StopSending
-        for attempt in range(len(RETRY_DELAYS) + 1):
-            try:
-                return await method(*args, **kwargs)
-            except Forbidden:
-                if isinstance(chat_id, int):
-                    self.blocked.add(chat_id)
-                    self.keyboards.pop(chat_id, None)
-                raise StopSending from None
-            except BadRequest as exc:
-                if "not modified" in str(exc).lower():
-                    return None
-                raise
-            except RetryAfter as exc:
-                # The rate limiter has already waited and retried several times; a parent's
-                # step still matters more than speed, so wait as asked and try once more.
-                if attempt == len(RETRY_DELAYS):
-                    raise
-                await self.sleep(_seconds(exc.retry_after))
-            except NetworkError:  # includes timeouts and 5xx answers
-                if attempt == len(RETRY_DELAYS):
-                    raise
-                await self.sleep(RETRY_DELAYS[attempt])
-        return None  # pragma: no cover
-
-    @property
-    def _bot(self):
-        return self.application.bot
-
-
-def _seconds(value) -> float:
-    return value.total_seconds() if hasattr(value, "total_seconds") else float(value)

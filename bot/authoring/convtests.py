@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bot.engine import (
+from bot.dialogue.engine import (
     Command,
     Context,
     Press,
@@ -22,10 +22,10 @@ from bot.engine import (
     new_session,
     step,
 )
-from bot.model import Dialogue, freeze
-from bot.problems import Problem, did_you_mean
-from bot.telegram_html import visible_text
-from bot.yaml_reader import YList, YMap, read_yaml
+from bot.dialogue.model import Dialogue, freeze
+from bot.dialogue.problems import Problem, did_you_mean
+from bot.dialogue.telegram_html import visible_text
+from bot.dialogue.yaml_reader import YList, YMap, read_yaml
 
 CASE_KEYS = ("name", "start", "language", "variables", "first_name", "steps")
 STEP_KEYS = ("press", "type", "command", "expect")

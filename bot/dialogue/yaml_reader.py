@@ -2,7 +2,7 @@
 
 Volunteers need every error to point at a line, so mappings and lists here carry the
 position of each key and item. The reader never raises: whatever the bytes, it returns
-either a value or a list of :class:`~bot.problems.Problem` (empty file, binary file,
+either a value or a list of :class:`~bot.dialogue.problems.Problem` (empty file, binary file,
 tabs, duplicate keys, syntax errors, ...).
 """
 
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import yaml
 
-from bot.problems import Problem
+from bot.dialogue.problems import Problem
 
 Pos = tuple[int, int]  # 1-based line and column
 
