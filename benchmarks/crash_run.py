@@ -23,7 +23,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bot.storage import Database  # noqa: E402
+from bot.storage.database import Database  # noqa: E402
 from tests.fakes.bot_api import FakeBotApi  # noqa: E402
 
 OPT_IN = ("Remember my place?", "Yes, remember my place")

@@ -26,8 +26,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bot.engine import Context, Press, Start, new_session, step  # noqa: E402
-from bot.loader import load_dialogue_dir  # noqa: E402
+from bot.dialogue.engine import Context, Press, Start, new_session, step  # noqa: E402
+from bot.dialogue.loader import load_dialogue_dir  # noqa: E402
 from tests.fakes.bot_api import FakeBotApi, FaultPlan  # noqa: E402
 
 

@@ -27,11 +27,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bot.engine import Session  # noqa: E402
-from bot.loader import load_dialogue_dir  # noqa: E402
+from bot.dialogue.engine import Session  # noqa: E402
+from bot.dialogue.loader import load_dialogue_dir  # noqa: E402
 from bot.service.config import Config  # noqa: E402
-from bot.service.telegram_bot import BabylossBot  # noqa: E402
-from bot.storage import Database  # noqa: E402
+from bot.storage.database import Database  # noqa: E402
+from bot.telegram.adapter import BabylossBot  # noqa: E402
 from tests.fakes.bot_api import FakeBotApi, FaultPlan  # noqa: E402
 
 DUE = dt.datetime(2026, 3, 15, 10, 0, tzinfo=dt.UTC)

@@ -23,8 +23,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bot.engine import Session  # noqa: E402
-from bot.storage import MIGRATIONS, Database  # noqa: E402
+from bot.dialogue.engine import Session  # noqa: E402
+from bot.storage.database import MIGRATIONS, Database  # noqa: E402
 
 
 def fill(path: Path, parents: int) -> None:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bot.loader import load_dialogue  # noqa: E402
+from bot.dialogue.loader import load_dialogue  # noqa: E402
 from bot.safety import load_risk_phrases  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -10,8 +10,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from bot.loader import LoadResult, load_dialogue_dir
-from bot.problems import Problem
+from bot.dialogue.loader import LoadResult, load_dialogue_dir
+from bot.dialogue.problems import Problem
 
 REPO_DIALOGUES = Path(__file__).resolve().parent.parent / "dialogues"
 
@@ -89,7 +89,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
     warnings = len(result.problems) - errors
     nodes = len(result.draft.nodes) if result.draft else 0
     if result.draft is not None:
-        from bot.translation.review import language_summary
+        from bot.dialogue.review import language_summary
 
         for line in language_summary(result.draft, result.problems):
             print(line)
@@ -103,7 +103,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 
 def cmd_chat(args: argparse.Namespace) -> int:
-    from bot.simulator import run_chat
+    from bot.authoring.simulator import run_chat
 
     path = dialogue_folder(args)
     if path is None:
@@ -113,7 +113,7 @@ def cmd_chat(args: argparse.Namespace) -> int:
         return 1
     dialogue = result.dialogue
     if args.start_node and args.start_node not in dialogue.nodes:
-        from bot.problems import did_you_mean
+        from bot.dialogue.problems import did_you_mean
 
         print(
             f"There is no node '{args.start_node}'.{did_you_mean(args.start_node, dialogue.nodes)}",
@@ -128,7 +128,7 @@ def cmd_chat(args: argparse.Namespace) -> int:
         return 2
     print(f"Playing the dialogues in {path} ({len(dialogue.nodes)} nodes).")
     if args.lang:
-        from bot.translation.review import refusal
+        from bot.dialogue.review import refusal
 
         why = refusal(dialogue, args.lang)
         if why:  # volunteers may play a draft; parents never see one
@@ -139,7 +139,7 @@ def cmd_chat(args: argparse.Namespace) -> int:
 
 
 def cmd_graph(args: argparse.Namespace) -> int:
-    from bot.graph import to_dot, to_mermaid
+    from bot.authoring.graph import to_dot, to_mermaid
 
     path = dialogue_folder(args)
     if path is None:
@@ -173,7 +173,7 @@ def cmd_graph(args: argparse.Namespace) -> int:
 
 
 def cmd_test(args: argparse.Namespace) -> int:
-    from bot.convtests import find_test_files, run_files
+    from bot.authoring.convtests import find_test_files, run_files
 
     dialogues = dialogue_folder(args)
     if dialogues is None:
@@ -217,13 +217,21 @@ def cmd_safety(args: argparse.Namespace) -> int:
     if args.measure:
         return _measure(matcher, Path(args.measure), args.show)
     from bot.safety import CRISIS, assess
+    from bot.safety.languages import load_language_phrases
 
+    languages, more = load_language_phrases(path)  # safety/risk-phrases.<lang>.yaml
+    _print_problems(more, sys.stderr)
     texts = args.text or [line.rstrip("\n") for line in sys.stdin]
     fired_any = False
     for text in texts:
         level = assess(text, matcher)
-        fired_any |= level is not None
         why = "; ".join(matcher.matches(text))
+        if level != CRISIS:
+            other = {lang: m.matches(text) for lang, m in languages.items()}
+            if any(other.values()):
+                level = CRISIS
+                why = "; ".join(f"{lang}: {p}" for lang, ps in other.items() for p in ps)
+        fired_any |= level is not None
         if level == CRISIS:
             verdict = f"CRISIS REPLY  (matched: {why})"
         elif level:
@@ -326,7 +334,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def cmd_backup(args: argparse.Namespace) -> int:
     from bot.service.config import ConfigError, load_config
-    from bot.storage import StorageError, backup
+    from bot.storage.database import StorageError, backup
 
     try:
         config = load_config(args.config)
@@ -343,8 +351,8 @@ def cmd_backup(args: argparse.Namespace) -> int:
 
 def cmd_stats(args: argparse.Namespace) -> int:
     from bot.service.config import ConfigError, load_config
-    from bot.stats import database_stats, format_stats
-    from bot.storage import StorageError
+    from bot.storage.database import StorageError
+    from bot.storage.stats import database_stats, format_stats
 
     try:
         config = load_config(args.config)
@@ -417,7 +425,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dialogues", metavar="PATH")
     p.set_defaults(func=cmd_train)
 
-    from bot.translation.command import add_parser as add_translate_parser
+    from bot.authoring.translation.command import add_parser as add_translate_parser
 
     add_translate_parser(sub, default_dialogues_dir)
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.loader import load_dialogue_dir
+from bot.dialogue.loader import load_dialogue_dir
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -9,10 +9,10 @@ import datetime as dt
 import os
 from pathlib import Path
 
-from bot.convtests import run_files
-from bot.loader import load_dialogue
+from bot.authoring.convtests import run_files
+from bot.dialogue.loader import load_dialogue
 from bot.safety import load_risk_phrases
-from bot.translation.phrases import load_language_phrases
+from bot.safety.languages import load_language_phrases
 
 CODES_DIR = Path(__file__).parent / "fixtures" / "codes"
 TODAY = dt.date(2026, 11, 25)  # fixed, so signpost dates give the same answer every year
@@ -27,7 +27,7 @@ def fixture_output(folder: Path) -> str:
         files = {str(p): p.read_bytes() for p in sorted(Path(name).glob("*.y*ml"))}
         lines: list[str] = []
         if not files:
-            from bot.loader import read_dialogue_files
+            from bot.dialogue.loader import read_dialogue_files
 
             _, problems = read_dialogue_files(name)
             return "\n".join(p.format() for p in problems) + "\n"

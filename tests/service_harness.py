@@ -6,11 +6,11 @@ import asyncio
 import contextlib
 from pathlib import Path
 
-from bot.loader import load_dialogue_dir
+from bot.dialogue.loader import load_dialogue_dir
 from bot.service.config import Config, WebhookConfig
 from bot.service.run import serve
-from bot.service.telegram_bot import BabylossBot
-from bot.storage import Database
+from bot.storage.database import Database
+from bot.telegram.adapter import BabylossBot
 from tests.conftest import ROOT
 from tests.fakes.bot_api import Call, FakeBotApi
 

@@ -111,7 +111,7 @@ def test_backup_into_a_missing_folder_is_a_clear_message(tmp_path) -> None:
 
 
 def test_run_creates_missing_folders_with_the_file_private(tmp_path) -> None:
-    from bot.storage import Database
+    from bot.storage.database import Database
 
     async def open_close() -> None:
         db = await Database.open(tmp_path / "a" / "b.sqlite3")
@@ -122,7 +122,7 @@ def test_run_creates_missing_folders_with_the_file_private(tmp_path) -> None:
 
 
 def test_check_warns_about_a_database_others_can_read(tmp_path) -> None:
-    from bot.storage import Database, inspect_database
+    from bot.storage.database import Database, inspect_database
 
     async def create() -> None:
         await (await Database.open(tmp_path / "b.sqlite3")).close()

@@ -312,7 +312,7 @@ async def test_kill_9_during_a_burst_loses_no_step_a_parent_has_seen(
         proc.send_signal(signal.SIGTERM)
         await asyncio.wait_for(proc.wait(), timeout=15)
         assert proc.returncode == 0
-    from bot.storage import Database
+    from bot.storage.database import Database
 
     db = await Database.open(db_path)
     try:

@@ -7,7 +7,7 @@ from dataclasses import replace
 
 import pytest
 
-from bot.engine import (
+from bot.dialogue.engine import (
     HISTORY_LIMIT,
     Command,
     Context,
@@ -22,7 +22,7 @@ from bot.engine import (
     new_session,
     step,
 )
-from bot.loader import load_dialogue_dir
+from bot.dialogue.loader import load_dialogue_dir
 from bot.safety import load_risk_phrases
 from tests.conftest import ROOT
 
@@ -291,7 +291,7 @@ def test_a_confident_model_sends_the_crisis_reply_without_asking(example_dialogu
 
 
 def test_a_safety_check_node_shows_its_messages_then_asks_with_the_two_answers(example_dialogue):
-    from bot.model import ANY, Message, Node, Text, freeze
+    from bot.dialogue.model import ANY, Message, Node, Text, freeze
 
     def text(words: str) -> Text:
         return Text(freeze({ANY: words}))
@@ -368,7 +368,7 @@ def test_anything_but_typed_words_ends_the_wait_for_an_answer(example_dialogue):
 
 
 def test_a_pending_question_survives_storage_and_old_sessions_load():
-    from bot.engine import Session
+    from bot.dialogue.engine import Session
 
     asked = Session(node="menu", asked=True)
     assert Session.from_dict(asked.to_dict()) == asked
@@ -429,7 +429,7 @@ signposts:
 
 @pytest.fixture
 def grief_dialogue():
-    from bot.loader import load_dialogue
+    from bot.dialogue.loader import load_dialogue
 
     result = load_dialogue({"main.yaml": GRIEF_DIALOGUE}, risk_phrases=SHIPPED)
     assert result.ok, [p.format() for p in result.problems]
@@ -486,7 +486,7 @@ def test_risk_words_typed_as_a_name_get_the_crisis_reply_and_nothing_is_kept(gri
 
 
 def test_a_bad_grief_setting_is_a_clear_error():
-    from bot.loader import load_dialogue
+    from bot.dialogue.loader import load_dialogue
 
     broken = GRIEF_DIALOGUE.replace(b"grief: follow", b"grief: always")
     result = load_dialogue({"main.yaml": broken})
@@ -507,6 +507,6 @@ def test_a_bad_grief_setting_is_a_clear_error():
     ],
 )
 def test_names_of_every_script_are_kept_and_controls_dropped(typed, kept):
-    from bot.names import parse_names
+    from bot.dialogue.names import parse_names
 
     assert parse_names(typed) == kept

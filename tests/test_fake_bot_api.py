@@ -1,4 +1,4 @@
-"""Proves tests/fakes/bot_api.py works with a real python-telegram-bot Application."""
+"""Proves tests/fakes/bot_api/ works with a real python-telegram-bot Application."""
 
 from __future__ import annotations
 

@@ -6,11 +6,11 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bot.convtests import parse_tests
-from bot.loader import load_dialogue
-from bot.problems import CODES
+from bot.authoring.convtests import parse_tests
+from bot.dialogue.loader import load_dialogue
+from bot.dialogue.problems import CODES
+from bot.dialogue.yaml_reader import read_yaml
 from bot.safety import parse_risk_phrases
-from bot.yaml_reader import read_yaml
 
 KEYS = [
     "nodes",

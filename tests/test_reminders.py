@@ -9,8 +9,8 @@ from collections import Counter
 
 import pytest
 
-from bot.engine import Session
-from bot.reminders import (
+from bot.dialogue.engine import Session
+from bot.dialogue.reminders import (
     ANNIVERSARY,
     CHECK_IN,
     WAVE,
@@ -20,8 +20,8 @@ from bot.reminders import (
     wanted_kinds,
     zone_for,
 )
-from bot.service.reminder_jobs import CONCURRENT_SENDS, Reminders
-from bot.storage import Database
+from bot.storage.database import Database
+from bot.telegram.reminder_jobs import CONCURRENT_SENDS, Reminders
 
 UTC = dt.UTC
 

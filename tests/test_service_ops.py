@@ -259,8 +259,8 @@ async def test_metrics_are_off_unless_asked_for(unused_tcp_port) -> None:
 def test_stats_command_prints_anonymous_figures(tmp_path) -> None:
     import subprocess
 
-    from bot.engine import Session
-    from bot.storage import Database
+    from bot.dialogue.engine import Session
+    from bot.storage.database import Database
 
     async def fill() -> None:
         db = await Database.open(tmp_path / "bot.sqlite3")
@@ -313,9 +313,9 @@ def test_freed_memory_is_handed_back_to_the_system_once_a_minute() -> None:
 
 
 def test_housekeeping_includes_handing_memory_back() -> None:
-    from bot.loader import load_dialogue_dir
+    from bot.dialogue.loader import load_dialogue_dir
     from bot.service.config import Config
-    from bot.service.telegram_bot import BabylossBot
+    from bot.telegram.adapter import BabylossBot
 
     dialogue = load_dialogue_dir(EXAMPLE).dialogue
     config = Config(token="123:abc", dialogues_path=EXAMPLE, source="test")

@@ -8,9 +8,9 @@ import re
 
 import pytest
 
-from bot.convtests import find_test_files, parse_tests, run_case
-from bot.loader import load_dialogue_dir
-from bot.telegram_html import visible_text
+from bot.authoring.convtests import find_test_files, parse_tests, run_case
+from bot.dialogue.loader import load_dialogue_dir
+from bot.dialogue.telegram_html import visible_text
 from tests.conftest import ROOT
 
 DIALOGUES = ROOT / "dialogues"

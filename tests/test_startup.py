@@ -104,9 +104,9 @@ async def test_502_for_a_while_then_recovers_and_serves(caplog) -> None:
 
 
 async def test_sigterm_during_the_wait_ends_serve_with_0() -> None:
-    from bot.loader import load_dialogue_dir
+    from bot.dialogue.loader import load_dialogue_dir
     from bot.service.run import serve
-    from bot.service.telegram_bot import BabylossBot
+    from bot.telegram.adapter import BabylossBot
 
     async with FakeBotApi() as fake:
         fake.fail_next("getMe", "5xx", count=100, status=502)

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.engine import Session
-from bot.storage import (
+from bot.dialogue.engine import Session
+from bot.storage.database import (
     MIGRATIONS,
     SCHEMA_VERSION,
     Database,

@@ -80,7 +80,7 @@ async def test_the_used_keyboard_is_removed_alongside_the_answer_not_before_it()
 
 
 async def test_a_keyboard_that_cannot_be_removed_does_not_stop_the_answer(monkeypatch):
-    monkeypatch.setattr("bot.service.telegram_bot.RETRY_DELAYS", (0.01, 0.01))  # give up soon
+    monkeypatch.setattr("bot.telegram.sending.RETRY_DELAYS", (0.01, 0.01))  # give up soon
     async with running() as h:
         await h.text(PARENT, "/start")
         h.fake.fail_next("editMessageReplyMarkup", "5xx", count=10)
@@ -400,8 +400,8 @@ async def test_on_telegram_the_question_shows_the_numbers_and_a_typed_answer_cou
 
 
 async def test_on_telegram_the_crisis_reply_is_short_with_the_numbers_first_as_in_the_terminal():
-    from bot.engine import Press, Start, new_session, step
-    from bot.loader import load_dialogue_dir
+    from bot.dialogue.engine import Press, Start, new_session, step
+    from bot.dialogue.loader import load_dialogue_dir
     from tests.conftest import ROOT
 
     async with running(dialogues=ROOT / "dialogues") as h:

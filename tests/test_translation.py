@@ -10,15 +10,15 @@ from pathlib import Path
 import polib
 import pytest
 
-from bot import engine
+from bot.authoring.translation.po import export_language, import_po
 from bot.cli import main
-from bot.engine import Command, Say
-from bot.loader import load_dialogue_dir
-from bot.model import ANY, DEFAULT_SYSTEM_MESSAGES
+from bot.dialogue import engine
+from bot.dialogue.engine import Command, Say
+from bot.dialogue.fingerprint import source_hash
+from bot.dialogue.loader import load_dialogue_dir
+from bot.dialogue.model import ANY, DEFAULT_SYSTEM_MESSAGES
+from bot.dialogue.review import gate_languages
 from bot.service.config import ConfigError, parse_config
-from bot.translation.fingerprint import source_hash
-from bot.translation.po import export_language, import_po
-from bot.translation.review import gate_languages
 from tests.conftest import ROOT
 
 EXAMPLE = ROOT / "docs" / "examples" / "first-dialogue"
@@ -266,8 +266,8 @@ def test_the_other_languages_phrase_lists_raise_no_alarm_on_english() -> None:
     """Every list applies to every message: Welsh and Spanish phrases must not fire on the
     English examples that are not risk (the writers' files and blind set C)."""
     from bot.safety import is_risk
+    from bot.safety.languages import load_language_phrases
     from bot.safety.train import read_examples
-    from bot.translation.phrases import load_language_phrases
 
     files = sorted((ROOT / "dialogues/safety/training").glob("*.yaml"))
     examples, _ = read_examples([*files, ROOT / "tests/safety_blind_c.yaml"])
@@ -372,3 +372,8 @@ def test_broken_files_get_a_clear_message_not_a_traceback(folder: Path, capsys) 
     po.write_text('msgid "unclosed\n')  # polib is lenient: it reads as an empty file
     assert main(["translate", "import", "cy", str(po)]) == 1
     assert "no 'X-Dialogue-File' header" in capsys.readouterr().err
+
+
+def test_the_safety_command_shows_which_language_s_phrase_fires(capsys) -> None:
+    assert main(["safety", "--dialogues", str(ROOT / "dialogues"), "Dw i ddim isio byw"]) == 0
+    assert "CRISIS REPLY  (matched: cy: (ddim|dim) (eisiau|isio|moyn)" in capsys.readouterr().out

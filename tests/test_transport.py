@@ -10,7 +10,7 @@ from telegram import Bot, InputFile
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TimedOut
 from telegram.request import HTTPXRequest
 
-from bot.service.transport import AiohttpRequest
+from bot.telegram.transport import AiohttpRequest
 from tests.fakes.bot_api import FakeBotApi
 
 TRANSPORTS = {

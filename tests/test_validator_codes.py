@@ -10,9 +10,9 @@ import jsonschema
 import pytest
 import yaml
 
-from bot.loader import load_dialogue_dir
-from bot.problems import CODES
-from bot.schema import schema_json
+from bot.dialogue.loader import load_dialogue_dir
+from bot.dialogue.problems import CODES
+from bot.dialogue.schema import schema_json
 from tests.fixture_runner import CODES_DIR, TODAY, fixture_output
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -71,7 +71,7 @@ def test_schema_rejects_an_unknown_node_key() -> None:
 
 
 def test_documented_example_validates_clean_and_its_tests_pass() -> None:
-    from bot.convtests import find_test_files, run_files
+    from bot.authoring.convtests import find_test_files, run_files
 
     folder = ROOT / "docs" / "examples" / "first-dialogue"
     result = load_dialogue_dir(folder, today=TODAY)
@@ -112,8 +112,8 @@ def test_snippets_in_the_format_doc_come_from_the_example() -> None:
 
 
 def test_every_system_message_and_setting_is_documented() -> None:
-    from bot.loader import SETTINGS_KEYS
-    from bot.model import DEFAULT_SYSTEM_MESSAGES, OPTIONAL_ENTRY_POINTS
+    from bot.dialogue.loader import SETTINGS_KEYS
+    from bot.dialogue.model import DEFAULT_SYSTEM_MESSAGES, OPTIONAL_ENTRY_POINTS
 
     doc = (ROOT / "docs" / "dialogue-format.md").read_text()
     for key in [*DEFAULT_SYSTEM_MESSAGES, *SETTINGS_KEYS, *OPTIONAL_ENTRY_POINTS]:

@@ -3,7 +3,7 @@ quote, and a colon in unquoted words (which YAML reads as 'key: value')."""
 
 from __future__ import annotations
 
-from bot.loader import load_dialogue
+from bot.dialogue.loader import load_dialogue
 
 HEAD = "nodes:\n  start:\n    messages:\n"
 TAIL = "    options:\n      - label: Menu\n        to: start\n"

@@ -16,9 +16,9 @@ import unicodedata
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from bot.problems import Problem, has_errors
+from bot.dialogue.problems import Problem, has_errors
+from bot.dialogue.yaml_reader import YList, YMap, read_yaml
 from bot.safety.model import RiskModel, parse_risk_model
-from bot.yaml_reader import YList, YMap, read_yaml
 
 PHRASES_FILE = Path("safety") / "risk-phrases.yaml"
 MODEL_FILE = Path("safety") / "risk-model.json"

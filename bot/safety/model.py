@@ -20,7 +20,7 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from bot.problems import Problem
+from bot.dialogue.problems import Problem
 
 MODEL_FORMAT = 2  # 2: features as one string, idf and weights as packed doubles
 WORD_NGRAMS = 3  # words, word pairs and word triples

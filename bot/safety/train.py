@@ -12,9 +12,9 @@ import hashlib
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from bot.problems import Problem
+from bot.dialogue.problems import Problem
+from bot.dialogue.yaml_reader import YList, YMap, read_yaml
 from bot.safety.model import CHAR_NGRAMS, MODEL_FORMAT, WORD_NGRAMS, Block, RiskModel
-from bot.yaml_reader import YList, YMap, read_yaml
 
 TRAINING_DIR = Path("safety") / "training"
 LABELS = {"risk": 1, "not_risk": 0, "unsure": None}  # unsure: reported, never trained on

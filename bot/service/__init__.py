@@ -1,1 +1,1 @@
-"""The Telegram service: configuration, logging, and the adapter around the pure engine."""
+"""The process shell for deployers: configuration, start-up, logs, health check, metrics."""

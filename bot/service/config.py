@@ -10,8 +10,8 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bot.problems import did_you_mean
-from bot.yaml_reader import YMap, read_yaml
+from bot.dialogue.problems import did_you_mean
+from bot.dialogue.yaml_reader import YMap, read_yaml
 
 TOKEN_ENV = "TELEGRAM_BOT_TOKEN"
 DEFAULT_BASE_URL = "https://api.telegram.org/bot"
@@ -37,7 +37,7 @@ class Config:
     webhook: WebhookConfig = field(default_factory=WebhookConfig)
     dialogues_path: Path = Path("dialogues")
     default_language: str | None = None
-    # Languages not yet reviewed that admins (only) may try: see bot.translation.review.
+    # Languages not yet reviewed that admins (only) may try: see bot.dialogue.review.
     preview_languages: tuple[str, ...] = ()
     variables: dict = field(default_factory=dict)
     storage_path: Path = Path("babyloss-bot.sqlite3")
@@ -57,8 +57,8 @@ class Config:
 
     def load_dialogues(self):
         """The dialogues as this config asks for them (path, language, variables)."""
-        from bot.loader import load_dialogue_dir
-        from bot.translation.review import gate_languages
+        from bot.dialogue.loader import load_dialogue_dir
+        from bot.dialogue.review import gate_languages
 
         result = load_dialogue_dir(
             self.dialogues_path, default_language=self.default_language, variables=self.variables

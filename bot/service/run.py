@@ -19,8 +19,8 @@ from bot.service.config import Config, ConfigError, load_config
 from bot.service.health import Health
 from bot.service.logs import setup_logging
 from bot.service.startup import TokenRejected, close_unstarted, connect
-from bot.service.telegram_bot import BabylossBot
-from bot.storage import Database, StorageError, inspect_database
+from bot.storage.database import Database, StorageError, inspect_database
+from bot.telegram.adapter import BabylossBot
 
 log = logging.getLogger("babyloss.run")
 SHUTDOWN_SECONDS = 9.0  # leave a margin inside the 10 s a service manager allows
@@ -196,7 +196,7 @@ async def ask_telegram(config: Config) -> str:
     from telegram import Bot
     from telegram.error import Forbidden, InvalidToken, NetworkError
 
-    from bot.service.transport import AiohttpRequest
+    from bot.telegram.transport import AiohttpRequest
 
     request = AiohttpRequest() if config.transport == "aiohttp" else None
     bot = Bot(config.token, base_url=config.base_url, request=request)

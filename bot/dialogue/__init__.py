@@ -1,0 +1,1 @@
+"""The dialogue core, pure: the YAML format, loading and checking it, and the engine."""

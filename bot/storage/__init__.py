@@ -1,0 +1,1 @@
+"""Where parents' sessions live: in memory for everyone, in SQLite for those who said yes."""

@@ -1,0 +1,1 @@
+"""The Telegram adapter: updates in, engine steps, messages out (python-telegram-bot)."""
