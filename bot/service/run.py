@@ -65,6 +65,7 @@ async def serve(
         except (NotImplementedError, RuntimeError, ValueError):
             pass  # not the main thread (tests) or not supported here
     health = None
+    studio = None
     async with app:
         await app.start()
         try:
@@ -97,6 +98,10 @@ async def serve(
                 )
                 port = await health.start(config.health_listen, config.health_port)
                 log.info("health check on http://%s:%s/healthz", config.health_listen, port)
+            if config.studio.get("enabled"):
+                from bot.studio.serve import start_beside_bot
+
+                studio = await start_beside_bot(config, service.reload)
             log.info(
                 "serving dialogue %s (%d nodes) by %s",
                 service.dialogue.version,
@@ -114,6 +119,8 @@ async def serve(
                 log.warning("some updates did not finish within %.0f s", SHUTDOWN_SECONDS)
             if health:
                 await health.stop()
+            if studio:
+                await studio.stop()
             await service.flush_visits()
             if own_db is not None:
                 await own_db.close()
