@@ -65,7 +65,9 @@ async def security(request: web.Request, handler):
     try:
         response = await handler(request)
     except web.HTTPException as exc:
-        response = exc
+        for key, value in SECURITY_HEADERS.items():
+            exc.headers.setdefault(key, value)
+        raise
     for key, value in SECURITY_HEADERS.items():
         response.headers.setdefault(key, value)
     return response
