@@ -299,7 +299,7 @@ async function drawGraph() {
     return;
   }
   box.querySelectorAll("g.node").forEach((g) => {
-    const match = /^flowchart-(.+)-\d+$/.exec(g.id);
+    const match = /(?:^|-)flowchart-(.+)-\d+$/.exec(g.id);
     const id = match && match[1];
     if (!id || !(id in state.graphNodes)) return;
     g.dataset.node = id;
