@@ -368,3 +368,19 @@ def test_vendored_files_match_their_manifest() -> None:
         assert hashlib.sha256((VENDOR / name).read_bytes()).hexdigest() == digest, name
     for package in manifest["packages"]:
         assert (VENDOR / package / "LICENSE").is_file()
+
+
+def test_the_yaml_memo_gives_the_loaders_own_results(folder: Path) -> None:
+    """Re-using the last parse of unchanged files changes nothing the volunteer sees."""
+    from bot.loader import load_dialogue_dir
+
+    project = Project(folder)
+    text = (folder / "main.yaml").read_text()
+    broken = text.replace("to: about\n", "to: abuot\n", 1).replace("checked: 2026", "checked: 2020")
+    first = project.validate("main.yaml", broken)
+    project.validate("main.yaml", text)
+    again = project.validate("main.yaml", broken)  # every file now comes from the memo
+    assert first == again and first["errors"] == 1 and first["warnings"] == 1
+    (folder / "main.yaml").write_text(broken)
+    fresh = load_dialogue_dir(folder)
+    assert [p["text"] for p in again["problems"]] == [p.format() for p in fresh.problems]

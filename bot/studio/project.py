@@ -9,12 +9,15 @@ them; the player steps the pure engine; the graph is ``babyloss-bot graph``'s Me
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
 import re
+import threading
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+import bot.loader as _loader
 from bot.checks import STALE_AFTER_DAYS
 from bot.convtests import find_test_files, parse_tests, run_case
 from bot.engine import (
@@ -63,6 +66,48 @@ def relative_name(filename: str, root: Path) -> str:
         return filename
 
 
+class _YamlMemo:
+    """The last parse of each file, so a keystroke re-reads one file, not twenty.
+
+    Reading YAML is most of the loader's time on a large dialogue (about two thirds for
+    the 2,000-node benchmark), and while a volunteer types only one file changes.
+    ``read_yaml`` is pure (bytes in, tree and problems out) and the loader never changes
+    the tree it gets, so handing back the earlier result for the same bytes gives the same
+    dialogue and the same problems (tests/test_studio.py checks this).
+    """
+
+    def __init__(self) -> None:
+        self._last: dict[str, tuple[bytes, object]] = {}
+        self._lock = threading.Lock()
+
+    def __call__(self, data: bytes, filename: str):
+        with self._lock:
+            hit = self._last.get(filename)
+        if hit is not None and hit[0] == data:
+            return hit[1]
+        result = _ORIGINAL_READ_YAML(data, filename)
+        with self._lock:
+            self._last[filename] = (data, result)
+        return result
+
+
+_ORIGINAL_READ_YAML = _loader.read_yaml
+_patch_lock = threading.Lock()
+
+
+@contextlib.contextmanager
+def _memoised_yaml(memo: _YamlMemo):
+    # The loader looks read_yaml up in its own module when it runs; swap it only for the
+    # duration of the studio's own load. Anything else loading meanwhile (the bot's
+    # reload) would get the same results, since the memo returns what read_yaml returns.
+    with _patch_lock:
+        _loader.read_yaml = memo
+        try:
+            yield
+        finally:
+            _loader.read_yaml = _ORIGINAL_READ_YAML
+
+
 @dataclass
 class _Cached:
     key: tuple
@@ -76,6 +121,7 @@ class Project:
     root: Path
     _phrases: _Cached | None = field(default=None, repr=False)
     _loaded: _Cached | None = field(default=None, repr=False)
+    _yaml: _YamlMemo = field(default_factory=_YamlMemo, repr=False)
 
     # -- Files ---------------------------------------------------------------------
     def editable_files(self) -> list[str]:
@@ -126,7 +172,8 @@ class Project:
         key = (self._signature(), digest)
         if self._loaded is not None and self._loaded.key == key:
             return self._loaded.value  # type: ignore[return-value]
-        result = self._load(overlay)
+        with _memoised_yaml(self._yaml):
+            result = self._load(overlay)
         self._loaded = _Cached(key, result)
         return result
 

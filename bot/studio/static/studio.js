@@ -47,7 +47,7 @@ editor.on("change", () => {
   if (!state.dirty) { state.dirty = true; $("dirty").textContent = "Not saved"; }
   $("save").disabled = false;
   clearTimeout(state.validateTimer);
-  state.validateTimer = setTimeout(validateNow, 250);  // debounced: after typing pauses
+  state.validateTimer = setTimeout(validateNow, 200);  // debounced: after typing pauses
 });
 
 async function validateNow() {
