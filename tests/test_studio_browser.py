@@ -230,6 +230,34 @@ def test_saving_over_a_file_changed_on_disk_asks_first(page, local_studio):
         (folder / "main.yaml").write_text(original)
 
 
+def test_usable_at_200_percent_zoom(browser, local_studio):
+    """1400x900 at 200% is a 700x450 CSS-pixel window: the panels stack, nothing is cut."""
+    url, _ = local_studio
+    context = browser.new_context(viewport={"width": 700, "height": 450}, device_scale_factor=2)
+    try:
+        pg = context.new_page()
+        pg.goto(f"{url}/login?token=tok")
+        pg.wait_for_selector("#chat .msg .buttons button")
+        assert pg.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+        boxes = [
+            pg.locator(s).bounding_box() for s in ("#files-panel", "#editor-panel", "#tools-panel")
+        ]
+        assert boxes[0]["y"] < boxes[1]["y"] < boxes[2]["y"]  # one column
+        for control in ("#save", "#play-language", "#play-node", "#say"):
+            label = pg.evaluate(
+                "(sel) => { const el = document.querySelector(sel);"
+                " return (el.labels && el.labels.length ? el.labels[0].textContent : '')"
+                " || el.getAttribute('aria-label') || el.textContent; }",
+                control,
+            )
+            assert label.strip(), control
+        pg.get_by_role("button", name="I carried my baby").focus()
+        pg.keyboard.press("Enter")  # keyboard only
+        pg.wait_for_selector("#chat:has-text('What would you like to do?')")
+    finally:
+        context.close()
+
+
 def test_without_a_session_401_and_outside_paths_404(browser, page, local_studio):
     url, _ = local_studio
     stranger = browser.new_context()
