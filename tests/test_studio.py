@@ -384,3 +384,63 @@ def test_the_yaml_memo_gives_the_loaders_own_results(folder: Path) -> None:
     (folder / "main.yaml").write_text(broken)
     fresh = load_dialogue_dir(folder)
     assert [p["text"] for p in again["problems"]] == [p.format() for p in fresh.problems]
+
+
+def test_safety_and_test_files_are_checked_as_their_commands_read_them(folder: Path) -> None:
+    project = Project(folder)
+    phrases = (folder / "safety" / "risk-phrases.yaml").read_text()
+    broken = phrases.replace("phrases:", "phrases: [", 1)
+    result = project.validate("safety/risk-phrases.yaml", broken)
+    assert result["errors"] >= 1
+    assert {p["file"] for p in result["problems"]} == {"safety/risk-phrases.yaml"}
+    assert result["problems"][0]["code"] == "BL001"
+    test_text = (folder / "tests" / "example.yaml").read_text()
+    bad_start = test_text.replace("start: about", "start: abuot")
+    result = project.validate("tests/example.yaml", bad_start)
+    (problem,) = result["problems"]
+    assert problem["code"] == "BL081" and "Did you mean 'about'" in problem["message"]
+    assert problem["line"] == _line(bad_start, "- name: risk language")
+
+
+def test_stale_signposts_are_marked(folder: Path) -> None:
+    import datetime as dt
+
+    rows = Project(folder).signposts(today=dt.date(2028, 1, 1))
+    assert rows[0]["stale"] and rows[0]["checked"] == "2026-11-01"
+    assert not Project(folder).signposts(today=dt.date(2027, 1, 1))[0]["stale"]
+
+
+def _line(text: str, needle: str) -> int:
+    return next(i for i, line in enumerate(text.splitlines(), 1) if needle in line)
+
+
+def test_the_studio_command_serves_on_127_0_0_1_only(folder: Path) -> None:
+    import re
+    import sys
+    import urllib.request
+    from http.cookiejar import CookieJar
+
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "bot", "studio", str(folder), "--port", "0", "--no-browser"],
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=ROOT,
+    )
+    try:
+        assert proc.stdout is not None
+        url = None
+        for line in proc.stdout:
+            found = re.search(r"(http://\S+)", line)
+            if found:
+                url = found.group(1)
+                break
+        assert url and url.startswith("http://127.0.0.1:") and "/login?token=" in url
+        opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(CookieJar()))
+        with opener.open(url, timeout=10) as page:  # the link signs in, then the page
+            assert page.status == 200 and b"babyloss-bot studio" in page.read()
+        base = url.split("/login")[0]
+        with opener.open(f"{base}/api/state", timeout=10) as state:
+            assert json.loads(state.read())["mode"] == "local"
+    finally:
+        proc.terminate()
+        proc.wait(10)

@@ -36,7 +36,7 @@ const editor = CodeMirror.fromTextArea($("editor-area"), {
     "Ctrl-S": () => save(false), "Cmd-S": () => save(false),
     Tab: (cm) => cm.execCommand("insertSoftTab"),
     // Leave the editor with the keyboard: Esc then Tab moves on, as in a textarea.
-    Esc: (cm) => { cm.getInputField().blur(); $("save").focus(); },
+    Esc: (cm) => { cm.getInputField().blur(); document.querySelector("[role=tab][aria-selected=true]").focus(); },
   },
   screenReaderLabel: "File text",
 });
