@@ -372,6 +372,19 @@ def cmd_stats(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_studio(args: argparse.Namespace) -> int:
+    from bot.studio.serve import run_local
+
+    path = Path(args.path) if args.path else default_dialogues_dir()
+    return run_local(path, args.port, open_browser=not args.no_browser)
+
+
+def cmd_studio_user(args: argparse.Namespace) -> int:
+    from bot.studio.cli import studio_user
+
+    return studio_user(args)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="babyloss-bot",
@@ -442,6 +455,18 @@ def build_parser() -> argparse.ArgumentParser:
         help="with --check: also ask Telegram (getMe) whether it knows the token",
     )
     p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("studio", help="edit, play, draw and test the dialogues in a browser")
+    p.add_argument("path", nargs="?", help="dialogue folder (default: dialogues/)")
+    p.add_argument("--port", type=int, default=8090, help="port on 127.0.0.1 (0: any free one)")
+    p.add_argument("--no-browser", action="store_true", help="do not open the browser")
+    p.set_defaults(func=cmd_studio)
+
+    p = sub.add_parser("studio-user", help="add, remove or list the studio's team accounts")
+    p.add_argument("action", choices=("add", "remove", "list"))
+    p.add_argument("name", nargs="?", help="account name (for add and remove)")
+    p.add_argument("--config", metavar="FILE", help="configuration file naming studio.accounts")
+    p.set_defaults(func=cmd_studio_user)
 
     p = sub.add_parser("stats", help="anonymous figures from the database (no ids, no words)")
     p.add_argument("--config", metavar="FILE", help="configuration file naming storage.path")

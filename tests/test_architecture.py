@@ -39,12 +39,15 @@ ALLOWED = {
         "outside": ("telegram", "aiohttp"),
     },
     "bot.service": {
-        "bot": (*CORE, "bot.storage", "bot.telegram", "bot.service"),
+        # The process shell starts the front ends it serves: the bot, and the studio beside it.
+        "bot": (*CORE, "bot.storage", "bot.telegram", "bot.studio", "bot.service"),
         "outside": ("telegram", "aiohttp", "prometheus_client"),
     },
     "bot.studio": {
-        "bot": (*CORE, "bot.authoring", "bot.studio"),
-        "outside": ("aiohttp",),
+        # The shell's config: where the accounts file and the live folder are.
+        # Never storage: the studio cannot see parents' data.
+        "bot": (*CORE, "bot.authoring", "bot.studio", "bot.service.config"),
+        "outside": ("aiohttp", "argon2"),
     },
     # The outermost shell: the command line may start anything.
     "bot.cli": {"bot": ("bot",), "outside": ("sklearn",)},  # only to say if train can run

@@ -12,7 +12,7 @@ import datetime as dt
 import gc
 import hashlib
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -720,8 +720,12 @@ def _load_dialogue(
     risk_phrases: tuple = (),
     language_phrases: Mapping | None = None,
     today: dt.date | None = None,
+    read: Callable[[bytes, str], tuple] = read_yaml,
 ) -> LoadResult:
     """Parse and validate dialogue files. Pure: same bytes, same result.
+
+    ``read`` parses one file's bytes (``read_yaml``); the studio passes a memo of it, so
+    that a keystroke re-reads only the file that changed.
 
     ``default_language`` and ``variables`` let the deployer's config override the
     dialogue's own settings. ``today`` dates signpost checks (defaults to the real date).
@@ -729,7 +733,7 @@ def _load_dialogue(
     problems: list[Problem] = []
     got = _Collected()
     for filename in sorted(files):
-        root, read_problems = read_yaml(files[filename], filename)
+        root, read_problems = read(files[filename], filename)
         problems.extend(read_problems)
         if root is not None:
             _collect_file(filename, root, got, problems)

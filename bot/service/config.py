@@ -53,6 +53,7 @@ class Config:
     admins: frozenset[int] = frozenset()
     log_level: str = "INFO"
     log_format: str = "text"
+    studio: dict = field(default_factory=dict)  # the studio: section, paths resolved
     source: str = "(defaults)"
 
     def load_dialogues(self):
@@ -134,7 +135,17 @@ SCHEMA: dict[str, tuple[str, object]] = {
         lambda v: _str(v) and v.upper() in ("DEBUG", "INFO", "WARNING", "ERROR"),
     ),
     "logging.format": ("'text' or 'json'", lambda v: v in ("text", "json")),
+    # The browser studio beside the bot (bot/studio/, docs/studio.md).
+    "studio.enabled": ("true or false", lambda v: isinstance(v, bool)),
+    "studio.listen": ("an address such as 127.0.0.1", _str),
+    "studio.port": ("a port number (0-65535)", _port),
+    "studio.accounts": ("a file path", _str),
+    "studio.draft_path": ("a folder path", _str),
+    "studio.versions_path": ("a folder path", _str),
+    "studio.secure_cookies": ("true or false", lambda v: isinstance(v, bool)),
+    "studio.session_minutes": ("a number of minutes above 0", lambda v: _num(v) and v > 0),
 }
+STUDIO_PATHS = ("accounts", "draft_path", "versions_path")
 SECTIONS = {key.rsplit(".", 1)[0] for key in SCHEMA if "." in key}
 SECTIONS |= {s.rsplit(".", 1)[0] for s in list(SECTIONS) if "." in s}
 
@@ -223,6 +234,11 @@ def parse_config(data: bytes, path: str, env: dict[str, str] | None = None) -> C
         admins=frozenset(get("admins", []) or []),
         log_level=str(get("logging.level", "INFO")).upper(),
         log_format=get("logging.format", "text"),
+        studio={
+            key[7:]: _resolve(base, value) if key[7:] in STUDIO_PATHS else value
+            for key, (value, _) in values.items()
+            if key.startswith("studio.")
+        },
         source=path,
     )
 

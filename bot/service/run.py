@@ -142,6 +142,7 @@ async def _serve_connected(
     stop: asyncio.Event,
     ready: asyncio.Event | None,
 ) -> None:
+    studio = None
     async with app:
         await app.start()
         try:
@@ -166,6 +167,11 @@ async def _serve_connected(
                 await app.updater.start_polling(
                     allowed_updates=Update.ALL_TYPES, timeout=30, poll_interval=0
                 )
+            if config.studio.get("enabled"):
+                # The volunteers' studio, beside the bot: its Publish uses the same reload.
+                from bot.studio.serve import start_beside_bot
+
+                studio = await start_beside_bot(config, service.reload)
             log.info(
                 "serving dialogue %s (%d nodes) by %s",
                 service.dialogue.version,
@@ -181,6 +187,8 @@ async def _serve_connected(
                 await asyncio.wait_for(_shutdown(app), timeout=SHUTDOWN_SECONDS)
             except TimeoutError:
                 log.warning("some updates did not finish within %.0f s", SHUTDOWN_SECONDS)
+            if studio:
+                await studio.stop()
             await service.flush_visits()
 
 
