@@ -20,7 +20,12 @@ from telegram.error import TelegramError
 from bot.service.config import Config, ConfigError, load_config
 from bot.service.health import Health
 from bot.service.logs import setup_logging
-from bot.service.startup import TokenRejected, close_unstarted, connect
+from bot.service.startup import (
+    TokenRejected,
+    close_unstarted,
+    connect,
+    describe_network_error,
+)
 from bot.storage.database import Database, StorageError, inspect_database
 from bot.telegram.adapter import BabylossBot
 
@@ -170,7 +175,8 @@ async def _serve_connected(
 
                 studio = await start_beside_bot(config, service.reload)
             log.info(
-                "serving dialogue %s (%d nodes) by %s",
+                "started: babyloss-bot %s, dialogue %s (%d nodes), %s",
+                program_version(),
                 service.dialogue.version,
                 len(service.dialogue.nodes),
                 config.mode,
@@ -214,8 +220,17 @@ async def ask_telegram(config: Config) -> str:
             "Telegram rejected the bot token (Unauthorized); check TELEGRAM_BOT_TOKEN"
         ) from None
     except NetworkError as exc:
-        reason = str(exc).replace(config.token, "[REDACTED]").splitlines()[0]
+        reason = describe_network_error(exc).replace(config.token, "[REDACTED]")
         raise ConfigError(f"Telegram could not be reached ({reason})") from None
+
+
+def program_version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("babyloss-bot")
+    except PackageNotFoundError:  # run from a source folder that was never installed
+        return "(not installed)"
 
 
 def health_port_problem(config: Config, exc: OSError) -> str:
