@@ -250,3 +250,32 @@ def test_backup_before_the_first_start_says_what_stats_says(tmp_path) -> None:
     assert wanted in backup.stderr and wanted in stats.stderr
     assert "has the bot run?" in backup.stderr
     assert not (tmp_path / "copy.db").exists()
+
+
+def test_a_network_error_while_polling_is_one_line_too() -> None:
+    """After the start, python-telegram-bot logs polling errors with a traceback."""
+    import io
+    import logging
+
+    from telegram.error import NetworkError
+
+    from bot.service.logs import setup_logging
+
+    stream = io.StringIO()
+    handler = setup_logging("INFO", stream=stream)
+    try:
+        raise NetworkError("Bad Gateway (502). Parsing the server response b'<html>' failed")
+    except NetworkError:
+        logging.getLogger("telegram.ext.Updater").exception("Exception happened while polling")
+    try:
+        raise ValueError("Expecting value")
+    except ValueError:
+        logging.getLogger("telegram.request.BaseRequest").exception(
+            'Can not load invalid JSON data: "%s"', "<html>"
+        )
+    logging.getLogger().removeHandler(handler)
+    assert stream.getvalue().splitlines() == [
+        stream.getvalue().splitlines()[0].split(" ERROR ")[0]
+        + " ERROR telegram.ext.Updater: Exception happened while polling "
+        "(Bad Gateway (502), not a Bot API answer)"
+    ]
