@@ -252,20 +252,21 @@ def try_port(listen: str, port: int) -> None:
             sock.listen()
 
 
-def check_ports(config: Config) -> list[str]:
-    """The ports run would listen on, tried now: problems phrased as run phrases them."""
-    problems = []
+def check_ports(config: Config) -> dict[str, str]:
+    """The ports run would listen on, tried now: {'health' or 'webhook': the problem, phrased
+    as run phrases it}."""
+    problems = {}
     if config.health_port:
         try:
             try_port(config.health_listen, config.health_port)
         except OSError as exc:
-            problems.append(health_port_problem(config, exc))
+            problems["health"] = health_port_problem(config, exc)
     if config.mode == "webhook":
         listen, port = config.webhook.listen, config.webhook.port
         try:
             try_port(listen, port)
         except OSError as exc:
-            problems.append(
+            problems["webhook"] = (
                 f"{listen}:{port}: cannot listen for the webhook there ({exc.strerror}); "
                 "choose another telegram.webhook.port"
             )
@@ -301,12 +302,12 @@ def check(config: Config, online: bool = False) -> int:
         print(f"error: {exc}")
         ok = False
     port_problems = check_ports(config)
-    for problem in port_problems:
+    for problem in port_problems.values():
         print(f"error: {problem}")
     ok = ok and not port_problems
     health = (
         f"{config.health_listen}:{config.health_port}"
-        + ("" if port_problems else " (free)")
+        + ("" if "health" in port_problems else " (free)")
         if config.health_port
         else "off"
     )
