@@ -7,6 +7,7 @@ reads files and prints.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -332,12 +333,31 @@ def cmd_run(args: argparse.Namespace) -> int:
     return main_run(args.config, args.check, online=args.online)
 
 
+def _no_database_yet(config) -> str | None:
+    """What stats and backup say before the bot's first start, naming the path they used."""
+    if config.storage_path.exists():
+        return None
+    where = (
+        f"storage.path in {config.source}"
+        if config.source != "(no config file)"
+        else "the default storage.path: no --config FILE was given"
+    )
+    hint = "" if config.source != "(no config file)" else "; or give its config with --config FILE"
+    return (
+        f"no database yet at {os.path.abspath(config.storage_path)} ({where}): has the bot "
+        f"run? It creates the database when it first starts{hint}."
+    )
+
+
 def cmd_backup(args: argparse.Namespace) -> int:
     from bot.service.config import ConfigError, load_config
     from bot.storage.database import StorageError, backup
 
     try:
         config = load_config(args.config)
+        if missing := _no_database_yet(config):
+            print(f"Backup failed: {missing}", file=sys.stderr)
+            return 1
         pages = backup(config.storage_path, args.destination)
     except (ConfigError, StorageError) as exc:
         print(f"Backup failed: {exc}", file=sys.stderr)
@@ -356,12 +376,8 @@ def cmd_stats(args: argparse.Namespace) -> int:
 
     try:
         config = load_config(args.config)
-        if not config.storage_path.exists():
-            print(
-                f"Cannot read the figures: no database at {config.storage_path} (storage.path "
-                f"in {config.source}); the bot creates it when it first starts.",
-                file=sys.stderr,
-            )
+        if missing := _no_database_yet(config):
+            print(f"Cannot read the figures: {missing}", file=sys.stderr)
             return 1
         stats = database_stats(config.storage_path)
     except (ConfigError, StorageError) as exc:

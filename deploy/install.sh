@@ -3,10 +3,17 @@
 # overwrites a config or token file that exists. Run as root from the clone, e.g.
 #   git clone https://.../babyloss-bot /srv/babyloss-bot && sh /srv/babyloss-bot/deploy/install.sh
 # Optional argument: a root prefix to install under instead of / (used by the tests); then no
-# user is created, nothing is chowned and systemd is not told.
+# user is created, nothing is chowned and systemd is not told. A relative one is taken from
+# the current folder: the paths written into the config and the unit must be absolute.
+# Upgrade: git pull, then run this again (it reinstalls the program from the clone).
 set -eu
 APP=$(cd "$(dirname "$0")/.." && pwd)
 ROOT=${1:-}
+case $ROOT in
+    "" | /*) ;;
+    *) ROOT=$(pwd)/$ROOT ;;
+esac
+ROOT=${ROOT%/}
 ETC=$ROOT/etc/babyloss-bot
 STATE=$ROOT/var/lib/babyloss-bot
 UNIT=$ROOT/etc/systemd/system/babyloss-bot.service
@@ -17,9 +24,11 @@ if [ -z "$ROOT" ]; then
         useradd --system --home-dir "$STATE" --no-create-home --shell /usr/sbin/nologin babyloss
 fi
 
-# The program: a virtualenv inside the clone.
-[ -x "$APP/.venv/bin/babyloss-bot" ] ||
-    { python3 -m venv "$APP/.venv" && "$APP/.venv/bin/pip" install --quiet "$APP"; }
+# The program: a virtualenv inside the clone, with the clone installed into it as a link
+# (editable), so the code is always the clone's. Done on every run, so after a git pull new
+# dependencies and commands are installed too.
+[ -x "$APP/.venv/bin/pip" ] || python3 -m venv "$APP/.venv"
+"$APP/.venv/bin/pip" install --quiet --editable "$APP"
 
 # Folders: the config (readable by the service), the database (the service's only).
 install -d -m 0755 "$ETC" "$(dirname "$UNIT")"

@@ -41,7 +41,8 @@ ALLOWED = {
     "bot.service": {
         # The process shell starts the front ends it serves: the bot, and the studio beside it.
         "bot": (*CORE, "bot.storage", "bot.telegram", "bot.studio", "bot.service"),
-        "outside": ("telegram", "aiohttp", "prometheus_client"),
+        # socket: --check tries the ports run will listen on.
+        "outside": ("telegram", "aiohttp", "prometheus_client", "socket"),
     },
     "bot.studio": {
         # The shell's config: where the accounts file and the live folder are.

@@ -94,7 +94,7 @@ async def test_check_online_reports_an_unreachable_telegram(tmp_path) -> None:
 def test_stats_on_a_missing_database_says_so(tmp_path) -> None:
     result = bot("stats", "--config", config(tmp_path, str(tmp_path / "none.sqlite3")))
     assert result.returncode == 1
-    assert f"no database at {tmp_path / 'none.sqlite3'}" in result.stderr
+    assert f"no database yet at {tmp_path / 'none.sqlite3'}" in result.stderr
     assert "Parents who asked" not in result.stdout
 
 

@@ -119,7 +119,7 @@ async def test_logs_never_hold_the_token_or_what_a_parent_said_even_at_debug() -
         finally:
             logging.getLogger().removeHandler(handler)
     logs = stream.getvalue()
-    assert "serving dialogue" in logs and "crisis reply sent" in logs
+    assert "started: babyloss-bot" in logs and "crisis reply sent" in logs
     assert "failed: BadRequest" in logs  # errors are logged, with the update id
     for secret in (
         fake.token,

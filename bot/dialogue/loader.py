@@ -11,6 +11,7 @@ import contextlib
 import datetime as dt
 import gc
 import hashlib
+import os
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
@@ -782,8 +783,8 @@ def _load_dialogue(
             )
 
     digest = hashlib.sha256()
-    for filename in sorted(files):
-        digest.update(filename.encode() + b"\0" + files[filename] + b"\0")
+    for name, filename in _names_in_folder(files):
+        digest.update(name.encode() + b"\0" + files[filename] + b"\0")
     dialogue = Dialogue(
         nodes=freeze(got.nodes),
         signposts=freeze(got.signposts),
@@ -843,6 +844,17 @@ def load_dialogue_dir(path: str | Path, **kwargs) -> LoadResult:
             result.draft,
         )
     return result
+
+
+def _names_in_folder(files: Mapping[str, bytes]) -> list[tuple[str, str]]:
+    """(name relative to the files' common folder, key), sorted: the version then depends
+    on the files alone, not on how the folder's path was written (relative or absolute)."""
+    folders = [os.path.dirname(os.path.normpath(f)) for f in files]
+    try:
+        common = os.path.commonpath(folders) if folders and all(folders) else ""
+    except ValueError:  # absolute and relative names mixed: keep them as given
+        common = ""
+    return sorted((os.path.relpath(f, common) if common else f, f) for f in files)
 
 
 def _replace(settings: Settings, **changes) -> Settings:

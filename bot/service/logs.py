@@ -12,6 +12,10 @@ import logging
 import re
 import sys
 
+from telegram.error import NetworkError
+
+from bot.service.startup import describe_network_error
+
 # Anything shaped like a bot token, even one we were not told about.
 TOKEN_SHAPE = re.compile(r"\b\d{5,12}:[A-Za-z0-9_-]{30,}\b")
 REDACTED = "[REDACTED]"
@@ -24,6 +28,17 @@ class LibraryRecordFilter(logging.Filter):
     MARKERS = ("Received data", "Update:", "update ")
 
     def filter(self, record: logging.LogRecord) -> bool:
+        if record.name.startswith("telegram"):
+            if record.getMessage().startswith("Can not load invalid JSON data"):
+                # A proxy's error page, with a traceback, on every retry: the NetworkError
+                # raised right after it is logged by the bot in one line.
+                return False
+            error = record.exc_info[1] if record.exc_info else None
+            if isinstance(error, NetworkError):
+                # A network fault is expected on a server: one line, not a traceback.
+                record.msg = f"{record.getMessage()} ({describe_network_error(error)})"
+                record.args = ()
+                record.exc_info = record.exc_text = None
         if record.name.startswith(("telegram", "apscheduler", "aiohttp", "tornado")):
             message = record.getMessage()
             cut = min((message.find(m) for m in self.MARKERS if m in message), default=-1)
@@ -79,4 +94,6 @@ def setup_logging(
     # Our own DEBUG logs are enough to debug the bot; theirs stay at INFO or above.
     for library in ("telegram", "apscheduler", "aiohttp.access", "tornado.access"):
         logging.getLogger(library).setLevel(max(logging.INFO, root.level))
+    # apscheduler says "Adding job tentatively" once per job at every start: not news.
+    logging.getLogger("apscheduler").setLevel(max(logging.WARNING, root.level))
     return handler

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import signal
+import socket
 import sys
 from urllib.parse import urlsplit
 
@@ -18,12 +20,19 @@ from telegram.error import TelegramError
 from bot.service.config import Config, ConfigError, load_config
 from bot.service.health import Health
 from bot.service.logs import setup_logging
-from bot.service.startup import TokenRejected, close_unstarted, connect
+from bot.service.startup import (
+    TokenRejected,
+    close_unstarted,
+    connect,
+    describe_network_error,
+)
 from bot.storage.database import Database, StorageError, inspect_database
 from bot.telegram.adapter import BabylossBot
 
 log = logging.getLogger("babyloss.run")
 SHUTDOWN_SECONDS = 9.0  # leave a margin inside the 10 s a service manager allows
+# What @BotFather gives: the bot's number, a colon, then letters, digits, - and _.
+BOTFATHER_TOKEN = re.compile(r"\d+:[A-Za-z0-9_-]+")
 
 
 def webhook_path(url: str) -> str:
@@ -114,10 +123,7 @@ async def _serve(
             try:
                 port = await health.start(config.health_listen, config.health_port)
             except OSError as exc:  # most often: the port is taken
-                raise ConfigError(
-                    f"{config.health_listen}:{config.health_port}: cannot serve the health "
-                    f"check there ({exc.strerror}); choose another health.port"
-                ) from None
+                raise ConfigError(health_port_problem(config, exc)) from None
             log.info("health check on http://%s:%s/healthz", config.health_listen, port)
         try:
             connected = await connect(app, stop)
@@ -173,7 +179,8 @@ async def _serve_connected(
 
                 studio = await start_beside_bot(config, service.reload)
             log.info(
-                "serving dialogue %s (%d nodes) by %s",
+                "started: babyloss-bot %s, dialogue %s (%d nodes), %s",
+                program_version(),
                 service.dialogue.version,
                 len(service.dialogue.nodes),
                 config.mode,
@@ -217,15 +224,72 @@ async def ask_telegram(config: Config) -> str:
             "Telegram rejected the bot token (Unauthorized); check TELEGRAM_BOT_TOKEN"
         ) from None
     except NetworkError as exc:
-        reason = str(exc).replace(config.token, "[REDACTED]").splitlines()[0]
+        reason = describe_network_error(exc).replace(config.token, "[REDACTED]")
         raise ConfigError(f"Telegram could not be reached ({reason})") from None
 
 
+def program_version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("babyloss-bot")
+    except PackageNotFoundError:  # run from a source folder that was never installed
+        return "(not installed)"
+
+
+def health_port_problem(config: Config, exc: OSError) -> str:
+    return (
+        f"{config.health_listen}:{config.health_port}: cannot serve the health check there "
+        f"({exc.strerror}); choose another health.port"
+    )
+
+
+def try_port(listen: str, port: int) -> None:
+    """Bind ``listen:port`` as the server would (aiohttp reuses addresses), then let it go.
+    Raises OSError when run could not listen there."""
+    for family, kind, proto, _, address in socket.getaddrinfo(
+        listen, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+    ):
+        with socket.socket(family, kind, proto) as sock:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            sock.bind(address)
+            sock.listen()
+
+
+def check_ports(config: Config) -> dict[str, str]:
+    """The ports run would listen on, tried now: {'health' or 'webhook': the problem, phrased
+    as run phrases it}."""
+    problems = {}
+    if config.health_port:
+        try:
+            try_port(config.health_listen, config.health_port)
+        except OSError as exc:
+            problems["health"] = health_port_problem(config, exc)
+    if config.mode == "webhook":
+        listen, port = config.webhook.listen, config.webhook.port
+        try:
+            try_port(listen, port)
+        except OSError as exc:
+            problems["webhook"] = (
+                f"{listen}:{port}: cannot listen for the webhook there ({exc.strerror}); "
+                "choose another telegram.webhook.port"
+            )
+    return problems
+
+
 def check(config: Config, online: bool = False) -> int:
-    """--check: validate config, dialogues and database (as run would use them), then exit."""
+    """--check: validate config, dialogues, database and ports (as run would use them)."""
     ok = True
     if not config.token:
         print("error: no bot token: set TELEGRAM_BOT_TOKEN (or telegram.token in the config)")
+        ok = False
+    elif not BOTFATHER_TOKEN.fullmatch(config.token):
+        # Never shown, not even in part: it may be a real token with a typo.
+        print(
+            "error: the bot token does not look like a bot token from @BotFather (digits, a "
+            "colon, then letters, digits, - or _, with no spaces or quotes); check "
+            "TELEGRAM_BOT_TOKEN (or telegram.token)"
+        )
         ok = False
     try:
         service = load_service(config)
@@ -244,13 +308,20 @@ def check(config: Config, online: bool = False) -> int:
     except StorageError as exc:
         print(f"error: {exc}")
         ok = False
-    print(
-        f"mode: {config.mode}; health: "
-        f"{f'{config.health_listen}:{config.health_port}' if config.health_port else 'off'}"
+    port_problems = check_ports(config)
+    for problem in port_problems.values():
+        print(f"error: {problem}")
+    ok = ok and not port_problems
+    health = (
+        f"{config.health_listen}:{config.health_port}"
+        + ("" if "health" in port_problems else " (free)")
+        if config.health_port
+        else "off"
     )
+    print(f"mode: {config.mode}; health: {health}")
     if not online:
         print("telegram: not contacted (add --online to check the token with getMe)")
-    elif config.token:
+    elif config.token and BOTFATHER_TOKEN.fullmatch(config.token):
         try:
             print(f"telegram: {asyncio.run(ask_telegram(config))}")
         except ConfigError as exc:

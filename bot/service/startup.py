@@ -10,12 +10,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import re
 
 from telegram.error import Forbidden, InvalidToken, NetworkError, RetryAfter
 from telegram.ext import Application
 
 log = logging.getLogger("babyloss.run")
 MAX_WAIT_SECONDS = 60
+# How python-telegram-bot quotes an answer it could not parse as JSON.
+NOT_JSON = re.compile(r"\. Parsing the server response .* failed$")
 
 
 class TokenRejected(Exception):
@@ -27,10 +30,12 @@ def backoff(attempt: int) -> int:
     return min(2 ** min(attempt, 10), MAX_WAIT_SECONDS)
 
 
-def _reason(exc: Exception) -> str:
-    # PTB's own messages for a rejected token quote the token, so only network errors are
-    # described, and only their first line.
+def describe_network_error(exc: Exception) -> str:
+    """One short line for a network error. PTB's own messages for a rejected token quote the
+    token, so only network errors are described, and only their first line; a page that is
+    not JSON (a proxy's 502 page) is named, not quoted."""
     text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    text = NOT_JSON.sub(", not a Bot API answer", text)
     return text[:200]
 
 
@@ -63,7 +68,7 @@ async def connect(app: Application, stop: asyncio.Event) -> bool:
             reason = "Telegram asked to wait"
         except NetworkError as exc:  # TimedOut is a NetworkError too
             delay = backoff(attempt)
-            reason = _reason(exc)
+            reason = describe_network_error(exc)
         log.warning("Telegram not reachable yet, retrying in %d s (%s)", delay, reason)
         attempt += 1
         try:
