@@ -49,7 +49,8 @@ def load_service(config: Config, db: Database | None = None) -> BabylossBot:
             f"the dialogues in {config.dialogues_path} have errors:\n" + "\n".join(errors)
         )
     for note in result.language_notes:
-        log.warning(note)
+        # Drafts are expected (they ship unreviewed): the reason is news, not a fault.
+        log.info(note)
     service = BabylossBot(config, result.dialogue, db=db)
     service.language_notes = result.language_notes
     return service
