@@ -371,13 +371,13 @@ def test_the_nearest_examples_vote_in_pure_python_as_numpy_computes_it() -> None
     expected = neighbour_votes(rows, [e.label for e in train], _neighbour_rows(union, texts, df)[0])
     for text, want in zip(texts, expected, strict=True):
         assert index.score(model.blocks[0].vector(m.prepare(text))) == pytest.approx(want, abs=1e-4)
-    # Saved and read back (features reordered by hash on loading): the same votes.
+    # Saved and read back (features reordered by hash, weights kept to 1/65535): the same.
     with_index = replace(model, neighbours=index, blend=0.5)
     reread, problems = parse_risk_model(with_index.to_json().encode(), "model.json")
     assert problems == [] and reread.neighbours is not None
     for text in texts:
         norm = m.prepare(text)
-        assert reread.score(norm) == pytest.approx(with_index.score(norm), abs=1e-6)
+        assert reread.score(norm) == pytest.approx(with_index.score(norm), abs=1e-4)
     assert reread.nearest(m.prepare(train[0].text), 1)[0][0] == train[0].text
 
 

@@ -5,7 +5,9 @@ model scores a message from its words, word pairs and letter groups, learned fro
 examples in ``dialogues/safety/training/`` (reviewable YAML, like the phrases). It is
 trained by ``babyloss-bot train`` (see ``bot/safety/train.py``) and stored as
 ``risk-model.json``; this module only reads that file and scores text, in pure Python, so
-the bot needs no machine-learning library to run.
+the bot needs no machine-learning library to run. The file also holds the nearest-example
+index (``bot/safety/neighbours.py``), whose vote is averaged with the linear model's
+probability into the score the net decides by.
 """
 
 from __future__ import annotations
@@ -218,7 +220,6 @@ class RiskModel:
                 "blocks": [b.pack() for b in self.blocks],
                 "neighbours": self._pack_neighbours(),
             },
-            ensure_ascii=False,
             indent=1,
         )
 

@@ -6,7 +6,8 @@ words, word pairs and word triples the linear model uses, leaving out the common
 features ("i", "my", "the": in more than ``MAX_DF`` examples), which say little about
 meaning and would make each comparison slow. The score is the share of risk among the
 ``K`` nearest examples, each counted by its similarity to the power ``POWER``, so the
-closest count most. Leave-one-writer-out chose these settings (see
+closest count most, beside one ordinary example of weight ``PRIOR``, so that a message
+with no close examples gets little vote. Leave-one-writer-out chose these settings (see
 ``benchmarks/safety_model_variants.py``).
 
 It runs in pure Python: an inverted index (for each feature, the examples that have it
@@ -20,12 +21,17 @@ import base64
 import heapq
 import math
 import sys
+import zlib
 from array import array
 from operator import itemgetter
 
 K = 40  # how many nearest examples vote
 POWER = 3.0  # a neighbour's vote is its similarity to this power
 MAX_DF = 300  # features in more examples than this are left out of the comparison
+# The vote counts, beside the nearest examples, one ordinary example of this weight: a
+# message that shares only a word or two with anything ("31 February") has no close
+# examples, and one distant risk example must not make its vote 1.
+PRIOR = 0.02
 
 
 class Neighbours:
@@ -35,7 +41,7 @@ class Neighbours:
     words block (an example number and that example's weight for the feature). A feature
     with no postings is one left out of the comparison."""
 
-    __slots__ = ("offsets", "docs", "values", "labels", "sources", "_texts", "_split")
+    __slots__ = ("offsets", "docs", "values", "labels", "files", "source", "_texts", "_split")
 
     def __init__(
         self,
@@ -48,13 +54,15 @@ class Neighbours:
     ) -> None:
         self.offsets = offsets
         self.docs = docs
-        self.values = values
+        self.values = values  # floats, or whole numbers of 1/65535 (see unpack)
         self.labels = labels  # 1 risk, 0 not; one byte per example
-        self.sources = sources  # per example: its training file, for explanations
-        # The examples, one a line, as UTF-8 (one emoji would make a str four bytes a
-        # letter), split only to explain a decision.
-        self._texts = texts.encode("utf-8")
-        self._split: list[bytes] | None = None
+        self.files = sorted(set(sources))  # the training files, for explanations
+        index = {name: i for i, name in enumerate(self.files)}
+        self.source = array("H", (index[s] for s in sources))  # per example: its file
+        # The examples, one a line, compressed UTF-8: only explanations read them, and the
+        # bot, which never does, should not keep a megabyte of text for them.
+        self._texts = zlib.compress(texts.encode("utf-8"), 6)
+        self._split: list[str] | None = None
 
     def __len__(self) -> int:
         return len(self.labels)
@@ -67,6 +75,8 @@ class Neighbours:
         length = math.sqrt(sum(v * v for v in kept.values()))
         if not length:
             return []
+        if values.typecode == "H":
+            length *= 65535
         acc: dict[int, float] = {}
         get = acc.get
         for p, v in kept.items():
@@ -77,8 +87,8 @@ class Neighbours:
         return heapq.nlargest(k, acc.items(), key=itemgetter(1))
 
     def score(self, vector: dict[int, float]) -> float:
-        """The similarity-weighted share of risk among the nearest examples (0 when no
-        example shares a feature with the message)."""
+        """The similarity-weighted share of risk among the nearest examples and one
+        ordinary example of weight ``PRIOR`` (0 when no example shares a feature)."""
         total = risk = 0.0
         labels = self.labels
         for d, s in self.nearest(vector):
@@ -86,49 +96,55 @@ class Neighbours:
                 w = s**POWER
                 total += w
                 risk += w * labels[d]
-        return risk / total if total else 0.0
+        return risk / (total + PRIOR)
+
+    @property
+    def sources(self) -> list[str]:
+        return [self.files[i] for i in self.source]
 
     def text(self, doc: int) -> str:
         if self._split is None:
-            self._split = self._texts.split(b"\n")
-        return self._split[doc].decode("utf-8")
+            self._split = zlib.decompress(self._texts).decode("utf-8").split("\n")
+        return self._split[doc]
 
     def pack(self, order: list[int]) -> dict:
         """For the model file, with features in ``order`` (block position of each feature
         in the file's order), so that the file does not depend on Python's hashes."""
+        scale = 65535 if self.values.typecode == "H" else 1  # as read from a file: see unpack
         offsets, docs, values = array("I", [0]), array("I"), array("f")
         for p in order:
             start, end = self.offsets[p], self.offsets[p + 1]
-            docs.extend(self.docs[start:end])
-            values.extend(self.values[start:end])
+            docs.extend(self.docs[start:end].tolist())
+            values.extend(v / scale for v in self.values[start:end])
             offsets.append(len(docs))
-        names = sorted(set(self.sources))
-        index = {n: i for i, n in enumerate(names)}
         return {
             "k": K,
             "power": POWER,
             "max_df": MAX_DF,
+            "prior": PRIOR,
             "offsets": pack_array(offsets),
             "docs": pack_array(docs),
             "values": pack_array(values),
             "labels": pack_array(array("B", self.labels)),
-            "files": names,
-            "source": pack_array(array("B", (index[s] for s in self.sources))),
-            "texts": self._texts.decode("utf-8"),
+            "files": self.files,
+            "source": pack_array(array("B", self.source)),
+            # Base64 of compressed UTF-8 keeps the file ASCII, so that reading it never
+            # builds a four-bytes-a-letter string of the whole file (one emoji would).
+            "texts": base64.b64encode(self._texts).decode("ascii"),
         }
 
     @classmethod
     def unpack(cls, raw: dict, positions: list[int]) -> Neighbours:
         """Read the file's form back; ``positions[j]`` is the block position of the
         file's ``j``-th feature. Raises ValueError or KeyError on damage."""
-        if (raw["k"], raw["power"], raw["max_df"]) != (K, POWER, MAX_DF):
+        if (raw["k"], raw["power"], raw["max_df"], raw["prior"]) != (K, POWER, MAX_DF, PRIOR):
             raise ValueError("the nearest-example settings differ from this version's")
         file_offsets = unpack_array("I", raw["offsets"])
         file_docs = unpack_array("I", raw["docs"])
         file_values = unpack_array("f", raw["values"])
         labels = unpack_array("B", raw["labels"])
         source = unpack_array("B", raw["source"])
-        texts = str(raw["texts"])
+        texts = zlib.decompress(base64.b64decode(raw["texts"], validate=True)).decode("utf-8")
         files = [str(f) for f in raw["files"]]
         count = len(labels)
         if (
@@ -144,17 +160,22 @@ class Neighbours:
             or texts.count("\n") + 1 != count
         ):
             raise ValueError("the nearest-example index is inconsistent")
-        # Postings in block-position order, for lookups by position.
-        spans = sorted(
-            (positions[j], file_offsets[j], file_offsets[j + 1]) for j in range(len(positions))
-        )
+        # Postings in block-position order, for lookups by position (arrays only: loading
+        # should not need much more memory than the bot then keeps).
+        slot = array("I", bytes(4 * len(positions)))
+        for j, p in enumerate(positions):
+            slot[p] = j
         offsets, docs, values = array("I", [0]), array("I"), array("f")
-        for _, start, end in spans:
+        for j in slot:
+            start, end = file_offsets[j], file_offsets[j + 1]
             docs.extend(file_docs[start:end])
             values.extend(file_values[start:end])
             offsets.append(len(docs))
-        if count < 65536:  # two bytes an example number where they fit: small servers
+        # Two bytes a number where they fit, on a bot meant for small servers: example
+        # numbers, and weights (0 to 1) as whole numbers of 1/65535.
+        if count < 65536:
             docs = array("H", docs)
+        values = array("H", (round(v * 65535) for v in values))
         return cls(offsets, docs, values, labels, [files[i] for i in source], texts)
 
 

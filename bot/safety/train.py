@@ -47,7 +47,7 @@ def training_files(dialogue_dir: Path) -> list[Path]:
 def fingerprint(files: list[Path], matcher) -> str:
     """A digest of the examples, of how text is prepared (the phrase list's exceptions and
     spellings) and of how features are made: a model trained from anything else is stale."""
-    settings = (MODEL_FORMAT, WORD_NGRAMS, CHAR_NGRAMS, nn.K, nn.POWER, nn.MAX_DF, BLEND)
+    settings = (MODEL_FORMAT, WORD_NGRAMS, CHAR_NGRAMS, nn.K, nn.POWER, nn.MAX_DF, nn.PRIOR, BLEND)
     digest = hashlib.sha256(f"format {settings} {PHRASE_GATE}\n".encode())
     digest.update(matcher.signature().encode() + b"\0")
     for path in files:
@@ -147,7 +147,8 @@ def _neighbour_rows(union, texts: list[str], df=None):
 
 def neighbour_votes(train_rows, train_labels, test_rows):
     """What ``Neighbours.score`` computes, in numpy: for each test row, the share of risk
-    among its ``K`` most similar training rows, each weighted by similarity ** POWER."""
+    among its ``K`` most similar training rows, each weighted by similarity ** POWER,
+    beside one ordinary row of weight ``PRIOR``."""
     import numpy as np
 
     labels = np.asarray(train_labels, dtype=float)
@@ -158,7 +159,7 @@ def neighbour_votes(train_rows, train_labels, test_rows):
         s = np.clip(np.take_along_axis(sims, top, 1), 0, None) ** nn.POWER
         total = s.sum(1)
         risk = (s * labels[top]).sum(1)
-        votes.append(np.divide(risk, total, out=np.zeros_like(risk), where=total > 0))
+        votes.append(risk / (total + nn.PRIOR))
     return np.concatenate(votes) if votes else np.zeros(0)
 
 
