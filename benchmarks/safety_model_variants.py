@@ -15,13 +15,14 @@ the same with the phrase gate (the shipped design: a phrase match gets the crisi
 unless the score is below the gate, then it is asked first). The options set the nearest
 examples' settings for the last two.
 
-On 2026-12-05 (22 writers, 6,532 risk and 7,812 other examples; k 40, power 3, max-df 300,
-blend 0.5, gate 0.4), crisis reply / crisis reply or asked, at 2.0% and 6.0% of others:
-phrases OR linear 0.746 / 0.926; linear alone 0.780 / 0.923; phrases OR blend
-0.791 / 0.947; blend with phrase gate 0.823 / 0.947. Nearest examples over words and
-letter groups together, rather than words alone, gave 0.835 on 20 writers (0.830 for
-words alone) at several times the cost per message; k 20-80, power 2-6 and blend 0.4-0.6
-all gave 0.82-0.83.
+On 2026-12-05 (22 writers, 6,532 risk and 7,812 other examples; k 40, power 3, max-df
+300, prior 0.02, blend 0.5, gate 0.4), crisis reply / crisis reply or asked, at 2.0% and
+about 6% of others: phrases OR linear 0.744 / 0.928; linear alone 0.779 / 0.923; linear
+with phrase gate 0.773 / 0.928; phrases OR blend 0.793 / 0.946; blend alone 0.822 / 0.942;
+blend with the gate on the message only 0.824 / 0.946; shipped 0.825 / 0.946. Earlier
+runs (20 writers, in a scratch script): nearest examples over words and letter groups
+gave half a point more than words alone, at several times the cost per message; k 20-80,
+power 2-6, blend 0.4-0.6 and gate 0.3-0.6 all gave 0.81-0.83.
 """
 
 from __future__ import annotations

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from bot.problems import Problem, has_errors
-from bot.safety.model import RiskModel, parse_risk_model
+from bot.safety.model import RiskModel, read_risk_model
 from bot.yaml_reader import YList, YMap, read_yaml
 
 PHRASES_FILE = Path("safety") / "risk-phrases.yaml"
@@ -286,14 +286,13 @@ def load_risk_model(base: Path, matcher: RiskMatcher) -> tuple[RiskModel | None,
 
     path = base / MODEL_FILE
     try:
-        data = path.read_bytes()
+        model, problems = read_risk_model(path)
     except FileNotFoundError:
         return None, []
     except OSError as exc:
         return None, [
             Problem("BL071", f"the safety model cannot be read: {exc.strerror}", str(path))
         ]
-    model, problems = parse_risk_model(data, str(path))
     files = training_files(base)
     if model is not None and files and model.trained_on != fingerprint(files, matcher):
         # The examples changed since training: check them now, so a volunteer's slip in

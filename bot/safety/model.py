@@ -257,6 +257,27 @@ def parse_risk_model(data: bytes, name: str) -> tuple[RiskModel | None, list[Pro
         raw = json.loads(data)
     except (ValueError, UnicodeDecodeError) as exc:
         return bad(f"it is not valid JSON ({exc})")
+    return parse_raw_model(raw, name)
+
+
+def read_risk_model(path) -> tuple[RiskModel | None, list[Problem]]:
+    """``parse_risk_model`` on a file, keeping its bytes no longer than JSON needs them
+    (the bot's peak memory is set while it loads). OSError is the caller's."""
+    try:
+        raw = json.loads(path.read_bytes())
+    except (ValueError, UnicodeDecodeError) as exc:
+        return None, [
+            Problem(
+                "BL071", f"the safety model cannot be used: it is not valid JSON ({exc})", str(path)
+            )
+        ]
+    return parse_raw_model(raw, str(path))
+
+
+def parse_raw_model(raw, name: str) -> tuple[RiskModel | None, list[Problem]]:
+    def bad(why: str) -> tuple[None, list[Problem]]:
+        return None, [Problem("BL071", f"the safety model cannot be used: {why}", name)]
+
     if not isinstance(raw, dict) or raw.get("format") != MODEL_FORMAT:
         return bad(f"it is not a format-{MODEL_FORMAT} model file")
     try:
@@ -275,7 +296,8 @@ def parse_risk_model(data: bytes, name: str) -> tuple[RiskModel | None, list[Pro
                 return bad("nearest examples need a first block of words")
             words = blocks[0]
             names = raw["blocks"][0]["features"].split("\n")
-            positions = [words.position(n) for n in names]
+            positions = array("I", (words.position(n) for n in names))
+            del names
             neighbours = Neighbours.unpack(raw["neighbours"], positions)
         blend = float(raw.get("blend", 1.0))
         gate = float(raw.get("phrase_gate", 0.0))

@@ -38,8 +38,9 @@ class Neighbours:
     """An inverted index over the training examples' word vectors.
 
     ``offsets[p]:offsets[p + 1]`` are the postings of the feature at position ``p`` of the
-    words block (an example number and that example's weight for the feature). A feature
-    with no postings is one left out of the comparison."""
+    words block: an example number and that example's weight for the feature, a number
+    from 0 to 1 kept as a whole number of 1/65535 (two bytes, on a bot meant for small
+    servers). A feature with no postings is one left out of the comparison."""
 
     __slots__ = ("offsets", "docs", "values", "labels", "files", "source", "_texts", "_split")
 
@@ -50,18 +51,21 @@ class Neighbours:
         values: array,
         labels: array,
         sources: list[str],
-        texts: str,
+        texts: str | bytes,
     ) -> None:
         self.offsets = offsets
-        self.docs = docs
-        self.values = values  # floats, or whole numbers of 1/65535 (see unpack)
+        # Example numbers in two bytes where they fit.
+        self.docs = array("H", docs) if len(labels) < 65536 and docs.typecode != "H" else docs
+        if values.typecode != "H":
+            values = array("H", (round(v * 65535) for v in values))
+        self.values = values
         self.labels = labels  # 1 risk, 0 not; one byte per example
         self.files = sorted(set(sources))  # the training files, for explanations
         index = {name: i for i, name in enumerate(self.files)}
         self.source = array("H", (index[s] for s in sources))  # per example: its file
-        # The examples, one a line, compressed UTF-8: only explanations read them, and the
-        # bot, which never does, should not keep a megabyte of text for them.
-        self._texts = zlib.compress(texts.encode("utf-8"), 6)
+        # The examples, one a line, as compressed UTF-8: only explanations read them, and
+        # the bot, which never does, should not keep a megabyte of text for them.
+        self._texts = zlib.compress(texts.encode("utf-8"), 6) if isinstance(texts, str) else texts
         self._split: list[str] | None = None
 
     def __len__(self) -> int:
@@ -72,11 +76,9 @@ class Neighbours:
         their cosine similarity, nearest first."""
         offsets, docs, values = self.offsets, self.docs, self.values
         kept = {p: v for p, v in vector.items() if offsets[p + 1] > offsets[p]}
-        length = math.sqrt(sum(v * v for v in kept.values()))
+        length = math.sqrt(sum(v * v for v in kept.values())) * 65535
         if not length:
             return []
-        if values.typecode == "H":
-            length *= 65535
         acc: dict[int, float] = {}
         get = acc.get
         for p, v in kept.items():
@@ -110,13 +112,14 @@ class Neighbours:
     def pack(self, order: list[int]) -> dict:
         """For the model file, with features in ``order`` (block position of each feature
         in the file's order), so that the file does not depend on Python's hashes."""
-        scale = 65535 if self.values.typecode == "H" else 1  # as read from a file: see unpack
-        offsets, docs, values = array("I", [0]), array("I"), array("f")
+        offsets, docs, values = array("I", [0]), array("I"), array("H")
         for p in order:
             start, end = self.offsets[p], self.offsets[p + 1]
             docs.extend(self.docs[start:end].tolist())
-            values.extend(v / scale for v in self.values[start:end])
+            values.extend(self.values[start:end])
             offsets.append(len(docs))
+        # Compressed, then base64: the file stays ASCII and small, so that reading it
+        # takes little memory beyond what the bot then keeps.
         return {
             "k": K,
             "power": POWER,
@@ -128,23 +131,21 @@ class Neighbours:
             "labels": pack_array(array("B", self.labels)),
             "files": self.files,
             "source": pack_array(array("B", self.source)),
-            # Base64 of compressed UTF-8 keeps the file ASCII, so that reading it never
-            # builds a four-bytes-a-letter string of the whole file (one emoji would).
             "texts": base64.b64encode(self._texts).decode("ascii"),
         }
 
     @classmethod
-    def unpack(cls, raw: dict, positions: list[int]) -> Neighbours:
+    def unpack(cls, raw: dict, positions: array) -> Neighbours:
         """Read the file's form back; ``positions[j]`` is the block position of the
         file's ``j``-th feature. Raises ValueError or KeyError on damage."""
         if (raw["k"], raw["power"], raw["max_df"], raw["prior"]) != (K, POWER, MAX_DF, PRIOR):
             raise ValueError("the nearest-example settings differ from this version's")
         file_offsets = unpack_array("I", raw["offsets"])
         file_docs = unpack_array("I", raw["docs"])
-        file_values = unpack_array("f", raw["values"])
+        file_values = unpack_array("H", raw["values"])
         labels = unpack_array("B", raw["labels"])
         source = unpack_array("B", raw["source"])
-        texts = zlib.decompress(base64.b64decode(raw["texts"], validate=True)).decode("utf-8")
+        texts = base64.b64decode(raw["texts"], validate=True)
         files = [str(f) for f in raw["files"]]
         count = len(labels)
         if (
@@ -157,7 +158,7 @@ class Neighbours:
             or any(x > 1 for x in labels)
             or len(source) != count
             or (source and max(source) >= len(files))
-            or texts.count("\n") + 1 != count
+            or zlib.decompress(texts).count(b"\n") + 1 != count
         ):
             raise ValueError("the nearest-example index is inconsistent")
         # Postings in block-position order, for lookups by position (arrays only: loading
@@ -165,17 +166,14 @@ class Neighbours:
         slot = array("I", bytes(4 * len(positions)))
         for j, p in enumerate(positions):
             slot[p] = j
-        offsets, docs, values = array("I", [0]), array("I"), array("f")
+        offsets = array("I", [0])
+        docs = array("H" if count < 65536 else "I")
+        values = array("H")
         for j in slot:
             start, end = file_offsets[j], file_offsets[j + 1]
-            docs.extend(file_docs[start:end])
+            docs.extend(file_docs[start:end].tolist())
             values.extend(file_values[start:end])
             offsets.append(len(docs))
-        # Two bytes a number where they fit, on a bot meant for small servers: example
-        # numbers, and weights (0 to 1) as whole numbers of 1/65535.
-        if count < 65536:
-            docs = array("H", docs)
-        values = array("H", (round(v * 65535) for v in values))
         return cls(offsets, docs, values, labels, [files[i] for i in source], texts)
 
 
@@ -183,12 +181,12 @@ def pack_array(data: array) -> str:
     data = array(data.typecode, data)
     if sys.byteorder == "big":  # the file is little-endian everywhere
         data.byteswap()
-    return base64.b64encode(data.tobytes()).decode("ascii")
+    return base64.b64encode(zlib.compress(data.tobytes(), 6)).decode("ascii")
 
 
 def unpack_array(typecode: str, text: str) -> array:
     data = array(typecode)
-    data.frombytes(base64.b64decode(text, validate=True))
+    data.frombytes(zlib.decompress(base64.b64decode(text, validate=True)))
     if sys.byteorder == "big":
         data.byteswap()
     return data
