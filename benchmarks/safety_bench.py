@@ -44,7 +44,9 @@ def main() -> None:
     release_free_memory()
     model_mb = rss_mb() - before
     features = sum(len(b) for b in model.blocks)
-    del model
+    n = model.neighbours
+    index = f"; nearest examples: {len(n):,} examples, {len(n.docs):,} postings" if n else ""
+    del model, n
 
     t0 = time.perf_counter()
     matcher, problems = load_risk_phrases(dialogues)
@@ -60,7 +62,7 @@ def main() -> None:
     q = statistics.quantiles(times, n=100)
     print(
         f"phrase list and model loaded in {load_s * 1000:.0f} ms; model: {features:,} "
-        f"features, {model_mb:.1f} MB resident once loaded"
+        f"features{index}, {model_mb:.1f} MB resident once loaded"
     )
     print(
         f"{len(times):,} assessments of {len(texts)} messages: p50 {q[49] * 1e6:.0f} us, "

@@ -240,6 +240,8 @@ def cmd_safety(args: argparse.Namespace) -> int:
         else:
             verdict = "no match"
         print(f"{text!r}: {verdict}")
+        for line in matcher.explain(text):  # the phrase, the score's parts, nearest examples
+            print(f"    {line}")
     return 0 if fired_any or not texts else 3
 
 
@@ -310,17 +312,32 @@ def cmd_train(args: argparse.Namespace) -> int:
         _print_problems(problems, sys.stderr)
         return 1
     (path / MODEL_FILE).write_text(model.to_json(figures) + "\n", encoding="utf-8")
-    held, asked = figures["held_out_by_writer"], figures["asked_or_crisis_held_out"]
+    held, target = figures["held_out_by_writer"], figures["targets"]
+
+    def row(what: str, key: str, at_least: bool) -> str:
+        value, goal = held[key], target[key]
+        met = value >= goal if at_least else value <= goal
+        sign = ">=" if at_least else "<="
+        return f"  {what:44} {value:6.1%}   target {sign} {goal:.0%}  {'met' if met else 'NOT met'}"
+
     print(
         f"{figures['risk_examples']} risk and {figures['other_examples']} other examples "
-        f"from {len(figures['writers'])} files; crisis reply at {model.threshold:.2f}, "
-        f"ask first from {model.ask_threshold:.2f}.\n"
-        f"On each file when held out (phrases and model together): crisis reply on "
-        f"{held.get('recall', 0):.1%} of risk messages and {held.get('false_positives', 0):.1%}"
-        f" of others; crisis reply or asked on {asked.get('recall', 0):.1%} and "
-        f"{asked.get('false_positives', 0):.1%}.\n"
-        f"Wrote {path / MODEL_FILE}"
+        f"from {len(figures['writers'])} files; crisis reply from a score of "
+        f"{model.threshold:.3f}, ask first from {model.ask_threshold:.3f}, a phrase match "
+        f"needs {model.phrase_gate:.3f}.\n"
+        "On each file when held out (phrases, linear model and nearest examples together):"
     )
+    print(row("risk messages: crisis reply or asked", "reached_recall", True))
+    print(row("risk messages: crisis reply", "crisis_recall", True))
+    print(row("ordinary messages: crisis reply", "crisis_false_alarms", False))
+    print(row("ordinary messages: asked", "others_asked", False))
+    print("Each file held out (risk: crisis reply, or asked; ordinary: crisis reply, asked):")
+    for name, f in figures["by_writer"].items():
+        print(
+            f"  {name:42} {f['crisis_recall']:6.1%} {f['reached_recall']:6.1%}   "
+            f"{f['crisis_false_alarms']:5.1%} {f['others_asked']:5.1%}"
+        )
+    print(f"Wrote {path / MODEL_FILE}")
     return 0
 
 

@@ -2,10 +2,11 @@
 
 The examples in dialogues/safety/training/ teach the model (and were used to improve the
 phrase list), so they cannot measure either. tests/safety_blind_c.yaml was written by a
-writer who saw neither the phrases nor the examples, and was first measured before
-anything was changed; its figures are printed (run with -s) and held so they cannot get
-worse. The targets are recall >= 0.97 and false alarms <= 3%; see
-dialogues/safety/README.md for where the net stands against them.
+writer who saw neither the phrases nor the examples; it was first measured on 2026-11-30,
+and has been measured again since, so it is no longer blind. Its figures are printed (run
+with -s) and held so they cannot get worse. The targets (issue 12) are: risk messages
+reached (crisis reply or asked) >= 0.97, crisis reply >= 0.85; ordinary messages given the
+crisis reply <= 2%, asked <= 6%. See dialogues/safety/README.md for where the net stands.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from __future__ import annotations
 import json
 import shutil
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -29,7 +31,7 @@ from bot.safety import (
     parse_risk_phrases,
 )
 from bot.safety.model import parse_risk_model
-from bot.safety.train import choose_threshold, read_examples
+from bot.safety.train import choose_thresholds, read_examples
 from tests.conftest import ROOT
 
 BLIND = Path(__file__).parent / "safety_blind_c.yaml"
@@ -44,13 +46,14 @@ def matcher():
 
 
 # First measured on 2026-11-30 before anything was changed: crisis reply on 285 of 476 risk
-# messages and 10 of 508 others; with "ask first", 420 of 476 reached and 41 of 508 asked
-# or answered. Then, after six more writers' examples joined the training files (none of
-# them saw this file; 47 of their messages that also appear here were removed first):
-# crisis reply on 301 of 476 and 10 of 508; reached 443 of 476; 36 of 508 asked or
-# answered. Floors, so the net cannot quietly get worse; the targets (0.97, 3%) are not met.
-CRISIS_RECALL_FLOOR = 0.63
-REACHED_FLOOR = 0.93  # crisis reply or asked directly
+# messages and 10 of 508 others; with "ask first", 420 of 476 reached. After six more
+# writers (2026-11-30): 301 and 10; 443 reached. After issue 12 (2026-12-05: phrase
+# exceptions for grief, the nearest examples beside the linear model, the phrase gate, two
+# more writers, thresholds for 2% / 6%): crisis reply on 399 of 476 (0.838) and 10 of 508;
+# 457 of 476 reached (0.960); 18 of 508 others asked. Floors, so the net cannot quietly get
+# worse; the risk targets (0.85, 0.97) are not met.
+CRISIS_RECALL_FLOOR = 0.83
+REACHED_FLOOR = 0.955  # crisis reply or asked directly
 
 
 def test_blind_corpus(matcher) -> None:
@@ -78,8 +81,8 @@ def test_blind_corpus(matcher) -> None:
         print(f"  false alarm: {text} <- {matcher.matches(text)}")
     assert len(crisis) / len(risk) >= CRISIS_RECALL_FLOOR
     assert len(reached) / len(risk) >= REACHED_FLOOR
-    assert len(false_alarms) / len(other) <= 0.03
-    assert (len(false_alarms) + len(asked)) / len(other) <= 0.10
+    assert len(false_alarms) / len(other) <= 0.02
+    assert len(asked) / len(other) <= 0.06
 
 
 @pytest.mark.parametrize(
@@ -116,6 +119,81 @@ def test_issue_examples_fire(matcher, text: str) -> None:
 )
 def test_ordinary_grief_does_not_fire(matcher, text: str) -> None:
     assert not is_risk(text, matcher), matcher.matches(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # Issue 12's examples, which all got the crisis reply through the phrase list.
+        "I need to go to her grave today",
+        "I'm going to be with my family this weekend",
+        "I'm scared I'll die in labour this time",
+        "part of me died with him",
+        "it nearly killed me to pack away her clothes",
+        "I need help paying for the funeral",
+        # And more of the same kinds.
+        "I want to be with her at the chapel of rest tomorrow",
+        "we're going to be with him at the crematorium on Friday",
+        "I just want to be with my baby at the cemetery on her birthday",
+        "going to sit by his grave this afternoon with a flask",
+        "I want to be with my mum this Christmas",
+        "I'm terrified I'm going to die giving birth next time",
+        "labour felt like I was going to die",
+        "a piece of me is buried with him",
+        "my heart was buried with her",
+        "killing myself laughing at the card my son made for her",
+        "my brother died by suicide 5 years ago and this brings it back",
+        "we lost a friend to suicide last year",
+        "doing the suicide prevention walk for my cousin on Sunday",
+        "no thoughts of hurting myself, just tired",
+        "I'd never hurt myself, I have too much to live for",
+        "I could kill the consultant who said it was just a heavy period",
+        "I look like death warmed up",
+        "I'm dead to the world by 8pm these days",
+        "I'll grieve her until the day I die",
+        "I'd rather die than go to another baby shower",
+        "my daughter asked if she's going to die too",
+        "tired of living in limbo waiting for the results",
+        "I don't want to wake up early for work tomorrow",
+        "we've decided to end our IVF journey",
+        "won't be around for a few days, staying at my mum's",
+        "this is my last message for tonight, going to try to sleep",
+        "I wrote a goodbye letter to our little one",
+    ],
+)
+def test_ordinary_grief_never_gets_the_crisis_reply_through_the_phrase_list(
+    matcher, text: str
+) -> None:
+    assert matcher.phrase_matches(text) == [], matcher.prepare(text)
+    assert assess(text, matcher) != CRISIS, matcher.explain(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "I want to go to her grave and be with her forever tonight",
+        "wish I'd died in labour with her",
+        "I used to hurt myself at school and I've started again",
+        "I will kill my self",
+        "I'm going to be with my baby tonight",
+        "the GP asked if I had thoughts of ending my life and I lied and said no",
+    ],
+)
+def test_the_grief_exceptions_leave_risk_beside_them_alone(matcher, text: str) -> None:
+    assert assess(text, matcher) == CRISIS, matcher.explain(text)
+
+
+def test_a_phrase_in_a_long_message_is_judged_by_the_words_around_it(matcher) -> None:
+    # The whole message reads like an ordinary day; the words around the phrase do not.
+    day = (
+        "we went to the park today and it was sunny and the ducks were out and my sister "
+        "came with her kids and we had ice cream and "
+    )
+    text = day * 3 + "honestly i want to die"
+    norm = matcher.prepare(text)
+    assert matcher.model.score(norm) < matcher.model.phrase_gate  # the message alone
+    assert matcher.phrase_windows(norm)[0].endswith("i want to die")
+    assert assess(text, matcher) == CRISIS, matcher.explain(text)
 
 
 def test_normalising_handles_case_punctuation_emoji_and_repeats() -> None:
@@ -231,16 +309,76 @@ def test_the_exported_model_scores_exactly_as_scikit_learn_does() -> None:
         assert reread.score(m.prepare(text)) == pytest.approx(want, abs=1e-9)
 
 
-def test_the_threshold_keeps_held_out_false_alarms_within_the_limit() -> None:
-    # 100 other messages scored 0.00..0.99 and 10 risk messages scored 0.90..0.99.
-    held = [(i / 100, False, 0, "") for i in range(100)]
-    held += [(0.9 + i / 100, False, 1, "") for i in range(10)]
-    threshold, figures = choose_threshold(held)
-    assert threshold == 0.98  # 0.98 and 0.99: 2 of 100 false alarms; 0.97 would be 3
-    assert figures == {"recall": 0.2, "false_positives": 0.02}
-    # A message the phrases catch counts whatever the model says.
-    held.append((0.0, True, 1, ""))
-    assert choose_threshold(held)[1]["recall"] == round(3 / 11, 3)
+def test_the_thresholds_keep_held_out_alarms_and_questions_within_the_limits() -> None:
+    # 1000 other messages scored 0.000..0.999 and 10 risk messages scored 0.990..0.999.
+    held = [(i / 1000, False, 0, "") for i in range(1000)]
+    held += [(0.99 + i / 1000, False, 1, "") for i in range(10)]
+    crisis, ask, figures = choose_thresholds(held, gate=0.5, crisis_limit=0.02, ask_limit=0.06)
+    assert crisis == 0.980  # 0.980..0.999: 20 of 1000 get the crisis reply; 0.979 would be 21
+    assert ask == 0.920  # 0.920..0.979: 60 of 1000 asked
+    assert figures == {
+        "crisis_recall": 1.0,
+        "crisis_false_alarms": 0.02,
+        "reached_recall": 1.0,
+        "others_asked": 0.06,
+    }
+    # A phrase match at or above the gate gets the crisis reply whatever the threshold;
+    # below it, it is asked first, and that counts against the questions' limit.
+    held.append((0.6, True, 1, ""))
+    held.append((0.1, True, 1, ""))
+    crisis, ask, figures = choose_thresholds(held, gate=0.5, crisis_limit=0.02, ask_limit=0.06)
+    assert figures["crisis_recall"] == round(11 / 12, 3)
+    assert figures["reached_recall"] == 1.0
+
+
+def test_a_phrase_match_is_asked_first_when_the_model_says_ordinary() -> None:
+    """Between the phrase list and the model: a phrase match gets the crisis reply unless
+    the score is below the phrase gate, and even then it is asked first, never ignored."""
+    from bot.safety.model import Block, RiskModel
+
+    m, problems = parse_risk_phrases(b"phrases:\n  - want to die\n", "p.yaml")
+    assert problems == []
+    model = RiskModel(
+        (Block("words", {"sad": (1.0, 3.0), "grave": (1.0, -9.0)}),),
+        bias=-2.0,
+        threshold=0.9,
+        trained_on="test",
+        ask_threshold=0.5,
+        phrase_gate=0.1,
+    )
+    m = replace(m, model=model)
+    assert assess("i want to die", m) == CRISIS  # score 0.12 >= gate 0.1
+    assert assess("so sad i want to die", m) == CRISIS  # 0.73
+    assert assess("i want to die at her grave", m) == ASK  # 0.00 < gate: asked, with numbers
+    assert assess("at her grave", m) is None
+    assert "ask first: phrase 'want to die'" in m.matches("i want to die at her grave")[0]
+
+
+def test_the_nearest_examples_vote_in_pure_python_as_numpy_computes_it() -> None:
+    """The bot's inverted index gives the same vote and neighbours as the training code's
+    matrix products (which chose the settings under leave-one-writer-out)."""
+    from bot.safety.train import _export, _fit, _neighbour_rows, build_neighbours, neighbour_votes
+
+    m, _ = load_risk_phrases(ROOT / "dialogues")
+    files = sorted((ROOT / "dialogues" / "safety" / "training").glob("*.yaml"))[:3]
+    examples = [e for e in read_examples(files)[0] if e.label is not None][::2]
+    train, probe = examples[::2], examples[1::2][:150]
+    union, clf = _fit([e.text for e in train], [e.label for e in train], m)
+    model = _export(union, clf, 0.5, "test", len(train))
+    index = build_neighbours(union, train, model.blocks[0])
+    rows, df = _neighbour_rows(union, [e.text for e in train])
+    texts = [e.text for e in probe] + ["i want to die", "my baby died", "", "🙂"]
+    expected = neighbour_votes(rows, [e.label for e in train], _neighbour_rows(union, texts, df)[0])
+    for text, want in zip(texts, expected, strict=True):
+        assert index.score(model.blocks[0].vector(m.prepare(text))) == pytest.approx(want, abs=1e-4)
+    # Saved and read back (features reordered by hash, weights kept to 1/65535): the same.
+    with_index = replace(model, neighbours=index, blend=0.5)
+    reread, problems = parse_risk_model(with_index.to_json().encode(), "model.json")
+    assert problems == [] and reread.neighbours is not None
+    for text in texts:
+        norm = m.prepare(text)
+        assert reread.score(norm) == pytest.approx(with_index.score(norm), abs=1e-4)
+    assert reread.nearest(m.prepare(train[0].text), 1)[0][0] == train[0].text
 
 
 def _small_dialogue_dir(tmp_path: Path) -> Path:
@@ -257,7 +395,8 @@ def test_train_writes_a_model_the_bot_then_uses(tmp_path: Path, capsys) -> None:
     folder = _small_dialogue_dir(tmp_path)
     assert main(["train", "--dialogues", str(folder)]) == 0
     out = capsys.readouterr().out
-    assert "from 2 files; crisis reply at" in out and "held out" in out
+    assert "from 2 files; crisis reply from a score of" in out and "held out" in out
+    assert "risk messages: crisis reply or asked" in out and "target >= 97%" in out
     saved = json.loads((folder / "safety" / "risk-model.json").read_text())
     assert saved["examples"] == 246 + 251 + 153 + 172
     m, problems = load_risk_phrases(folder)
@@ -305,23 +444,29 @@ def test_safety_measure_reports_recall_and_false_alarms(tmp_path: Path, capsys) 
     "data, why",
     [
         (b"{not json", "not valid JSON"),
-        (b'{"format": 1}', "not a format-2 model file"),
-        (b'{"format": 2, "blocks": []}', "missing or malformed"),
+        (b'{"format": 2}', "not a format-3 model file"),
+        (b'{"format": 3, "blocks": []}', "missing or malformed"),
         (
-            b'{"format": 2, "trained_on": "x", "threshold": 0.9, "bias": 0, "blocks": '
+            b'{"format": 3, "trained_on": "x", "threshold": 0.9, "bias": 0, "blocks": '
             b'[{"analyzer": "words", "features": "a", "idf": "!!", "weight": "AA=="}]}',
             "missing or malformed",
         ),
         (
-            b'{"format": 2, "trained_on": "x", "threshold": 0.9, "bias": 0, "blocks": '
+            b'{"format": 3, "trained_on": "x", "threshold": 0.9, "bias": 0, "blocks": '
             b'[{"analyzer": "words", "features": "a\\nb", "idf": "AAAAAAAA8D8=", '
             b'"weight": "AAAAAAAA8D8="}]}',
             "1 numbers for 2 features",
         ),
         (
-            b'{"format": 2, "trained_on": "x", "threshold": 0.9, "bias": 0, "blocks": '
+            b'{"format": 3, "trained_on": "x", "threshold": 0.9, "bias": 0, "blocks": '
             b'[{"analyzer": "smell", "features": "a", "idf": "", "weight": ""}]}',
             "unknown analyzer",
+        ),
+        (
+            b'{"format": 3, "trained_on": "x", "threshold": 0.9, "bias": 0, "blocks": '
+            b'[{"analyzer": "words", "features": "a", "idf": "AAAAAAAA8D8=", '
+            b'"weight": "AAAAAAAA8D8="}], "neighbours": {"k": 40}}',
+            "missing or malformed",
         ),
     ],
 )

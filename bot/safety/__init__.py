@@ -1,11 +1,13 @@
 """The safety net: spot risk language in anything a parent types, wherever they are.
 
-Two parts, either of which sends the crisis reply. The phrase list
-(``dialogues/safety/risk-phrases.yaml``) is what volunteers and clinicians write and review;
-this module normalises text (case, punctuation, emoji, common misspellings and text-speak)
-and matches the phrases. The model (``bot/safety/model.py``), learned from the labelled
-examples in ``dialogues/safety/training/``, catches risk said in words nobody listed. Both
-are pure and fast: they run on every free-text message before anything else.
+Two parts. The phrase list (``dialogues/safety/risk-phrases.yaml``) is what volunteers and
+clinicians write and review; this module normalises text (case, punctuation, emoji, common
+misspellings and text-speak) and matches the phrases. The model (``bot/safety/model.py``),
+learned from the labelled examples in ``dialogues/safety/training/``, scores every message:
+a linear model averaged with the vote of the most similar examples
+(``bot/safety/neighbours.py``). It catches risk said in words nobody listed, and keeps a
+phrase match that looks like ordinary grief at "ask first" (see ``assess``). Both are pure
+and fast: they run on every free-text message before anything else.
 """
 
 from __future__ import annotations
@@ -18,11 +20,14 @@ from pathlib import Path
 
 from bot.dialogue.problems import Problem, has_errors
 from bot.dialogue.yaml_reader import YList, YMap, read_yaml
-from bot.safety.model import RiskModel, parse_risk_model
+from bot.safety.model import RiskModel, read_risk_model
 
 PHRASES_FILE = Path("safety") / "risk-phrases.yaml"
 MODEL_FILE = Path("safety") / "risk-model.json"
 GAP_WORDS = 3  # how many words a '*' in a phrase may stand for
+# A phrase match is judged on the words around it, too: so many on each side. A long
+# message about a sunny day that ends "i want to die" is not ordinary grief.
+WINDOW_WORDS = 8
 _KEYS = ("phrases", "exceptions", "spellings", "fuzzy_words", "safe_answers", "safe_endings")
 _APOSTROPHES = str.maketrans({"\u2019": "", "\u2018": "", "'": "", "`": "", "\u02bc": ""})
 _REPEATS = re.compile(r"([a-z])\1{2,}")
@@ -49,20 +54,79 @@ class RiskMatcher:
             norm = exc.sub(" | ", norm)
         return normalise(norm, self.spellings, self.fuzzy_words)
 
+    def phrase_windows(self, norm: str, most: int = 3) -> list[str]:
+        """Around each phrase that matches prepared text ``norm`` (at most ``most``
+        phrases), the match and ``WINDOW_WORDS`` words either side (to be prepared again
+        before scoring, as training does)."""
+        windows: list[str] = []
+        for p in self.phrases:
+            m = p.search(norm)
+            if m is None:
+                continue
+            before = norm[: m.start()].split()[-WINDOW_WORDS:]
+            after = norm[m.end() :].split()[:WINDOW_WORDS]
+            windows.append(" ".join([*before, m.group().strip(), *after]))
+            if len(windows) == most:
+                break
+        return windows
+
+    def gate_score(self, norm: str, score: float) -> float:
+        """What a phrase match is judged by: the message's score, or the score of the
+        words around a match if that is higher."""
+        if self.model is None:
+            return score
+        windows = self.phrase_windows(norm)
+        return max([score, *(self.model.score(self.prepare(w)) for w in windows)])
+
+    def phrase_matches(self, text: str) -> list[str]:
+        """The phrases (as written in the YAML) that match ``text``."""
+        norm = self.prepare(text)
+        return [self.source[i] for i, p in enumerate(self.phrases) if p.search(norm)]
+
     def matches(self, text: str) -> list[str]:
-        """The phrases (as written in the YAML) that fire on ``text``."""
+        """Why the net acts on ``text``: the phrases that match, and the model's score
+        against its thresholds with the words that pushed it up."""
         norm = self.prepare(text)
         fired = [self.source[i] for i, p in enumerate(self.phrases) if p.search(norm)]
         if self.model is not None:
-            score = self.model.score(norm)
-            words = ", ".join(repr(w) for w in self.model.explain(norm))
-            if score >= self.model.threshold:
-                fired.append(f"model {score:.2f} >= {self.model.threshold:.2f} ({words})")
-            elif score >= self.model.ask_threshold and not fired:
-                fired.append(
-                    f"ask first: model {score:.2f} >= {self.model.ask_threshold:.2f} ({words})"
-                )
+            m = self.model
+            score = m.score(norm)
+            words = ", ".join(repr(w) for w in m.explain(norm))
+            gate = self.gate_score(norm, score) if fired and score < m.phrase_gate else score
+            if fired and gate < m.phrase_gate:
+                fired = [
+                    f"ask first: phrase '{p}', but score {gate:.2f} < {m.phrase_gate:.2f}"
+                    for p in fired
+                ]
+            elif score >= m.threshold:
+                fired.append(f"model {score:.2f} >= {m.threshold:.2f} ({words})")
+            elif score >= m.ask_threshold and not fired:
+                fired.append(f"ask first: model {score:.2f} >= {m.ask_threshold:.2f} ({words})")
         return fired
+
+    def explain(self, text: str, nearest: int = 3) -> list[str]:
+        """Everything behind a decision, one line each, for people reviewing it: the
+        phrases, the score and its two parts, the words that pushed it, the nearest
+        training examples."""
+        norm = self.prepare(text)
+        lines = [f"phrase: {p}" for p in self.phrase_matches(text)] or ["phrase: none"]
+        m = self.model
+        if m is None:
+            return lines + ["model: none"]
+        parts = f"linear model {m.linear_score(norm):.2f}"
+        if m.neighbours is not None:
+            vote = m.neighbours.score(m.blocks[0].vector(norm))
+            parts += f" x {m.blend:.2f} + nearest examples {vote:.2f} x {1 - m.blend:.2f}"
+        lines.append(
+            f"score {m.score(norm):.2f} ({parts}); crisis reply from {m.threshold:.2f}, "
+            f"ask first from {m.ask_threshold:.2f}, a phrase needs {m.phrase_gate:.2f}"
+        )
+        lines.append(
+            "words that pushed it up: " + (", ".join(repr(w) for w in m.explain(norm)) or "none")
+        )
+        for ex_text, label, similarity, source in m.nearest(norm, nearest):
+            lines.append(f"nearest: {similarity:.2f} {label} ({source}): {ex_text}")
+        return lines
 
     def signature(self) -> str:
         """How text is prepared (exceptions, spellings, fuzzy words): the model learned
@@ -76,22 +140,31 @@ CRISIS, ASK = "crisis", "ask"
 
 
 def assess(text: str, matcher: RiskMatcher | None) -> str | None:
-    """CRISIS: send the crisis reply now (a phrase matched, or the model is confident).
-    ASK: the model is unsure, so ask the parent directly whether they are safe; asking
-    about suicide does not put the idea in anyone's head, and it reaches many risk
-    messages no phrase lists. None: nothing to act on."""
+    """CRISIS: send the crisis reply now. ASK: ask the parent directly whether they are
+    safe, after showing the emergency numbers; asking about suicide does not put the idea
+    in anyone's head, and it reaches many risk messages no phrase lists. None: nothing
+    to act on.
+
+    A phrase match gets the crisis reply unless the model's score, of the message and of
+    the words around the match, is below its phrase gate (the examples most like it were
+    ordinary grief): then it is asked first, never ignored. Otherwise the score decides:
+    the crisis reply from ``threshold``, asking from ``ask_threshold``."""
     if matcher is None or not text:
         return None
     norm = matcher.prepare(text)
-    if any(p.search(norm) for p in matcher.phrases):
-        return CRISIS
-    if matcher.model is None:
-        return None
+    phrase = any(p.search(norm) for p in matcher.phrases)
+    model = matcher.model
+    if model is None:
+        return CRISIS if phrase else None
     # The model reads the same prepared text: denials and everyday phrases already cut out.
-    score = matcher.model.score(norm)
-    if score >= matcher.model.threshold:
+    score = model.score(norm)
+    if score >= model.threshold:
         return CRISIS
-    return ASK if score >= matcher.model.ask_threshold else None
+    if phrase and (
+        score >= model.phrase_gate or matcher.gate_score(norm, score) >= model.phrase_gate
+    ):
+        return CRISIS
+    return ASK if phrase or score >= model.ask_threshold else None
 
 
 def is_risk(text: str, matcher: RiskMatcher | None) -> bool:
@@ -213,14 +286,13 @@ def load_risk_model(base: Path, matcher: RiskMatcher) -> tuple[RiskModel | None,
 
     path = base / MODEL_FILE
     try:
-        data = path.read_bytes()
+        model, problems = read_risk_model(path)
     except FileNotFoundError:
         return None, []
     except OSError as exc:
         return None, [
             Problem("BL071", f"the safety model cannot be read: {exc.strerror}", str(path))
         ]
-    model, problems = parse_risk_model(data, str(path))
     files = training_files(base)
     if model is not None and files and model.trained_on != fingerprint(files, matcher):
         # The examples changed since training: check them now, so a volunteer's slip in

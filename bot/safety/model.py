@@ -5,7 +5,9 @@ model scores a message from its words, word pairs and letter groups, learned fro
 examples in ``dialogues/safety/training/`` (reviewable YAML, like the phrases). It is
 trained by ``babyloss-bot train`` (see ``bot/safety/train.py``) and stored as
 ``risk-model.json``; this module only reads that file and scores text, in pure Python, so
-the bot needs no machine-learning library to run.
+the bot needs no machine-learning library to run. The file also holds the nearest-example
+index (``bot/safety/neighbours.py``), whose vote is averaged with the linear model's
+probability into the score the net decides by.
 """
 
 from __future__ import annotations
@@ -21,8 +23,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from bot.dialogue.problems import Problem
+from bot.safety.neighbours import Neighbours
 
-MODEL_FORMAT = 2  # 2: features as one string, idf and weights as packed doubles
+MODEL_FORMAT = 3  # 3: with the nearest-example index; 2: features as one string, packed numbers
 WORD_NGRAMS = 3  # words, word pairs and word triples
 CHAR_NGRAMS = (3, 5)  # letter groups inside each word, which survive most misspellings
 
@@ -139,21 +142,49 @@ class Block:
 class RiskModel:
     blocks: tuple[Block, ...]
     bias: float
-    threshold: float  # a probability: at or above it, the crisis reply is sent
+    threshold: float  # at or above it, the crisis reply is sent
     trained_on: str  # fingerprint of the training examples, to spot a stale model
     examples: int = 0
     ask_threshold: float = 1.0  # at or above it (and below threshold), ask directly first
+    neighbours: Neighbours | None = None  # the nearest training examples' vote, if any
+    blend: float = 1.0  # the score is blend * linear + (1 - blend) * neighbours
+    # A phrase match gets the crisis reply unless the score is below this (then the parent
+    # is asked first, with the numbers shown): see dialogues/safety/README.md.
+    phrase_gate: float = 0.0
 
-    def score(self, norm: str) -> float:
-        """The probability, as the model sees it, that ``norm`` (a normalised text)
-        shows risk."""
+    def linear_score(self, norm: str) -> float:
+        """The linear model's probability that ``norm`` (a normalised text) shows risk."""
+        return self._linear([block.vector(norm) for block in self.blocks])
+
+    def _linear(self, vectors: list[dict[int, float]]) -> float:
         z = self.bias
-        for block in self.blocks:
-            z += sum(v * block.weight[i] for i, v in block.vector(norm).items())
+        for block, vector in zip(self.blocks, vectors, strict=True):
+            weight = block.weight
+            z += sum(v * weight[i] for i, v in vector.items())
         return 1 / (1 + math.exp(-max(min(z, 50.0), -50.0)))
 
+    def score(self, norm: str) -> float:
+        """How strongly ``norm`` shows risk, from 0 to 1: the linear model's probability,
+        averaged with the nearest examples' vote when the model has them."""
+        vectors = [block.vector(norm) for block in self.blocks]  # made once, used twice
+        linear = self._linear(vectors)
+        if self.neighbours is None:
+            return linear
+        vote = self.neighbours.score(vectors[0])
+        return self.blend * linear + (1 - self.blend) * vote
+
+    def nearest(self, norm: str, count: int = 3) -> list[tuple[str, str, float, str]]:
+        """The training examples most like ``norm``: (text, label, similarity, file)."""
+        if self.neighbours is None:
+            return []
+        n = self.neighbours
+        return [
+            (n.text(d), "risk" if n.labels[d] else "not_risk", s, n.sources[d])
+            for d, s in n.nearest(self.blocks[0].vector(norm), count)
+        ]
+
     def contributions(self, norm: str) -> dict[str, float]:
-        """What each feature added to the score (slow: for explaining, not deciding)."""
+        """What each feature added to the linear score (slow: for explaining, not deciding)."""
         out: dict[str, float] = {}
         for block in self.blocks:
             for i, v in block.vector(norm).items():
@@ -183,12 +214,20 @@ class RiskModel:
                 "threshold": self.threshold,
                 "ask_threshold": self.ask_threshold,
                 "bias": self.bias,
+                "blend": self.blend,
+                "phrase_gate": self.phrase_gate,
                 "figures": figures or {},
                 "blocks": [b.pack() for b in self.blocks],
+                "neighbours": self._pack_neighbours(),
             },
-            ensure_ascii=False,
             indent=1,
         )
+
+    def _pack_neighbours(self) -> dict | None:
+        if self.neighbours is None:
+            return None
+        names = self.blocks[0].names()
+        return self.neighbours.pack(sorted(range(len(names)), key=names.__getitem__))
 
 
 def _pack(values: array) -> str:
@@ -218,6 +257,27 @@ def parse_risk_model(data: bytes, name: str) -> tuple[RiskModel | None, list[Pro
         raw = json.loads(data)
     except (ValueError, UnicodeDecodeError) as exc:
         return bad(f"it is not valid JSON ({exc})")
+    return parse_raw_model(raw, name)
+
+
+def read_risk_model(path) -> tuple[RiskModel | None, list[Problem]]:
+    """``parse_risk_model`` on a file, keeping its bytes no longer than JSON needs them
+    (the bot's peak memory is set while it loads). OSError is the caller's."""
+    try:
+        raw = json.loads(path.read_bytes())
+    except (ValueError, UnicodeDecodeError) as exc:
+        return None, [
+            Problem(
+                "BL071", f"the safety model cannot be used: it is not valid JSON ({exc})", str(path)
+            )
+        ]
+    return parse_raw_model(raw, str(path))
+
+
+def parse_raw_model(raw, name: str) -> tuple[RiskModel | None, list[Problem]]:
+    def bad(why: str) -> tuple[None, list[Problem]]:
+        return None, [Problem("BL071", f"the safety model cannot be used: {why}", name)]
+
     if not isinstance(raw, dict) or raw.get("format") != MODEL_FORMAT:
         return bad(f"it is not a format-{MODEL_FORMAT} model file")
     try:
@@ -230,6 +290,17 @@ def parse_risk_model(data: bytes, name: str) -> tuple[RiskModel | None, list[Pro
             blocks.append(Block.packed(b["analyzer"], names, idf, weight))
         threshold = float(raw["threshold"])
         ask = float(raw.get("ask_threshold", threshold))
+        neighbours = None
+        if raw.get("neighbours") is not None:
+            if not blocks or blocks[0].analyzer != "words":
+                return bad("nearest examples need a first block of words")
+            words = blocks[0]
+            names = raw["blocks"][0]["features"].split("\n")
+            positions = array("I", (words.position(n) for n in names))
+            del names
+            neighbours = Neighbours.unpack(raw["neighbours"], positions)
+        blend = float(raw.get("blend", 1.0))
+        gate = float(raw.get("phrase_gate", 0.0))
         model = RiskModel(
             blocks=tuple(blocks),
             bias=float(raw["bias"]),
@@ -237,9 +308,14 @@ def parse_risk_model(data: bytes, name: str) -> tuple[RiskModel | None, list[Pro
             trained_on=str(raw["trained_on"]),
             examples=int(raw.get("examples", 0)),
             ask_threshold=ask,
+            neighbours=neighbours,
+            blend=blend,
+            phrase_gate=gate,
         )
     except (KeyError, TypeError, ValueError, AttributeError) as exc:  # bad base64 is a ValueError
         return bad(f"a part is missing or malformed ({exc!r})")
     if not blocks or not all(len(b) for b in blocks) or not 0 < ask <= threshold < 1:
         return bad("it has no features, or its thresholds are not 0 < ask <= crisis < 1")
+    if not 0 <= blend <= 1 or not 0 <= gate <= threshold:
+        return bad("its blend is not between 0 and 1, or its phrase gate not 0 <= gate <= crisis")
     return model, []
