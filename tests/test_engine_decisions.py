@@ -148,3 +148,44 @@ def test_without_a_consent_node_a_changed_privacy_text_still_welcomes_back(dialo
     d = replace(dialogue, entry={k: v for k, v in dialogue.entry.items() if k != "consent"})
     result = step(d, somewhere(d), Start(), returning="an older version")
     assert result.events == ("welcome_back",)
+
+
+# -- The net's verdict read against where the parent is ----------------------------------
+@pytest.fixture
+def shipped():
+    from bot.dialogue.loader import load_dialogue_dir
+    from tests.conftest import ROOT
+
+    result = load_dialogue_dir(ROOT / "dialogues")
+    assert result.ok
+    return result.dialogue
+
+
+def _at(d, node_id):
+    return enter(d, new_session(d), node_id).session
+
+
+def test_a_buttons_own_words_typed_out_count_as_pressing_it(shipped):
+    # "Small steps to stay safe" is a button on the crisis reply; the net alone asks.
+    from bot.safety import ASK, assess
+
+    assert assess("Small steps to stay safe", shipped.risk_phrases) == ASK
+    result = step(shipped, _at(shipped, "crisis"), Say("Small steps to stay safe"))
+    assert result.session.node == "safety_step" and not result.risk
+
+
+def test_a_route_to_the_crisis_reply_wins_over_asking_first(shipped):
+    from bot.safety import ASK, assess
+
+    assert assess("I need help", shipped.risk_phrases) == ASK
+    result = step(shipped, _at(shipped, "menu"), Say("I need help"))
+    assert result.session.node == "crisis" and result.risk and "crisis" in result.events
+
+
+def test_the_parents_own_risk_words_are_never_quietened_by_where_they_are(shipped):
+    for node_id in ("menu", "crisis", "grounding", "baby_name_ask"):
+        result = step(shipped, _at(shipped, node_id), Say("I want to die"))
+        assert result.session.node == "crisis" and result.risk, node_id
+    # Unsure words where no route leads to the crisis reply are still asked about.
+    asked = step(shipped, _at(shipped, "menu"), Say("Hope"))
+    assert asked.risk and asked.session.asked

@@ -233,6 +233,8 @@ def step(
     level = assess(words, dialogue.risk_phrases) if words else None
     if words and level != CRISIS and other_languages_risk(words, dialogue.language_phrases):
         level = CRISIS  # the crisis words of another language the dialogue offers
+    if level is not None and isinstance(inp, Say):
+        level = _in_context(dialogue, session, inp.text, level)
     if level is not None and not isinstance(inp, Say):
         inp = Say(words)  # a caption or an edit with risk language: answered as typed words
     if returning is not None and level is None:
@@ -240,6 +242,38 @@ def step(
     else:
         result = _step(dialogue, session, inp, ctx, level)
     return replace(result, risk=True) if level is not None else result
+
+
+def _in_context(d: Dialogue, s: Session, text: str, level: str) -> str | None:
+    """The safety net's verdict, read against where the parent is. Two rules, both
+    tested without Telegram: a button's own words typed out ("Small steps to stay safe")
+    are the bot's words, not the parent's, so they count as pressing it; and when the net
+    would only ask, but the node's typed route for these words leads to the crisis reply
+    ("I need help"), the crisis reply comes at once. Nothing here ever quietens a crisis
+    verdict on the parent's own words."""
+    node = d.nodes.get(s.node) if s.node and not s.asked else None
+    if node is None:
+        return level
+    words = _normalise(text)
+    lang = _lang(d, s)
+    for option in _visible_options(node, s):
+        if _normalise(option.label.pick(lang, d.settings.default_language)) == words:
+            return None
+    if level == ASK and node.free_text:
+        route = _route_for(node.free_text, words)
+        if route is not None and route.to == d.entry["crisis"]:
+            return CRISIS
+    return level
+
+
+def _route_for(ft, words: str):
+    """The first typed route these (normalised) words match, as :func:`_say` finds it."""
+    for route in ft.routes:
+        if any(_contains_phrase(words, m) for m in route.match) and not any(
+            _contains_phrase(words, m) for m in route.not_with
+        ):
+            return route
+    return None
 
 
 def _returning(
@@ -399,14 +433,10 @@ def _say(d: Dialogue, s: Session, text: str, ctx: Context, level: str | None) ->
         # Grief is never sent somewhere it doesn't belong: a message that reads as grief
         # gets the gentle grief reply unless the route it matched is marked `follow`.
         grieving = ft.grief is not None and any(_contains_phrase(words, m) for m in ft.grief.match)
-        for route in ft.routes:
-            if any(_contains_phrase(words, m) for m in route.match) and not any(
-                _contains_phrase(words, m) for m in route.not_with
-            ):
-                if grieving and route.grief != "follow":
-                    break
-                moved = replace(s, variables=freeze({**s.variables, **route.set}))
-                return _goto(d, moved, route.to, ctx)
+        route = _route_for(ft, words)
+        if route is not None and not (grieving and route.grief != "follow"):
+            moved = replace(s, variables=freeze({**s.variables, **route.set}))
+            return _goto(d, moved, route.to, ctx)
         if grieving:
             return _goto(d, s, ft.grief.to, ctx, events=("grief",))
         capture = ft.capture
