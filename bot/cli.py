@@ -227,11 +227,10 @@ def cmd_safety(args: argparse.Namespace) -> int:
     for text in texts:
         level = assess(text, matcher)
         why = "; ".join(matcher.matches(text))
-        if level != CRISIS:
-            other = {lang: m.matches(text) for lang, m in languages.items()}
-            if any(other.values()):
-                level = CRISIS
-                why = "; ".join(f"{lang}: {p}" for lang, ps in other.items() for p in ps)
+        other = [f"{lang}: {p}" for lang, m in languages.items() for p in m.matches(text)]
+        if other:  # another language's phrase list: the crisis reply, whatever the English
+            why = "; ".join(([why] if level == CRISIS and why else []) + other)
+            level = CRISIS
         fired_any |= level is not None
         if level == CRISIS:
             verdict = f"CRISIS REPLY  (matched: {why})"

@@ -376,4 +376,7 @@ def test_broken_files_get_a_clear_message_not_a_traceback(folder: Path, capsys) 
 
 def test_the_safety_command_shows_which_language_s_phrase_fires(capsys) -> None:
     assert main(["safety", "--dialogues", str(ROOT / "dialogues"), "Dw i ddim isio byw"]) == 0
-    assert "CRISIS REPLY  (matched: cy: (ddim|dim) (eisiau|isio|moyn)" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "CRISIS REPLY  (matched: " in out and "cy: (ddim|dim) (eisiau|isio|moyn)" in out
+    assert main(["safety", "--dialogues", str(ROOT / "dialogues"), "me quiero morir"]) == 0
+    assert "es: me (quiero|voy a) morir" in capsys.readouterr().out
