@@ -380,3 +380,17 @@ def test_the_safety_command_shows_which_language_s_phrase_fires(capsys) -> None:
     assert "CRISIS REPLY  (matched: " in out and "cy: (ddim|dim) (eisiau|isio|moyn)" in out
     assert main(["safety", "--dialogues", str(ROOT / "dialogues"), "me quiero morir"]) == 0
     assert "es: me (quiero|voy a) morir" in capsys.readouterr().out
+
+
+def test_the_studio_plays_unsaved_edits_with_every_language_s_phrase_list(folder: Path) -> None:
+    from bot.studio.project import Project
+
+    (folder / "safety" / "risk-phrases.es.yaml").write_text("phrases:\n  - me quiero morir\n")
+    project = Project(folder)
+    text = (folder / "main.yaml").read_text()
+    result = project.load(
+        {"main.yaml": text.replace("languages: [en, cy]", "languages: [en, cy, es]")}
+    )
+    assert set(result.dialogue.language_phrases) == {"cy", "es"}
+    session = engine.step(result.dialogue, engine.new_session(result.dialogue), Command("menu"))
+    assert engine.step(result.dialogue, session.session, Say("Me quiero morir")).risk
