@@ -370,8 +370,8 @@ def test_vendored_files_match_their_manifest() -> None:
         assert (VENDOR / package / "LICENSE").is_file()
 
 
-def test_the_yaml_memo_gives_the_loaders_own_results(folder: Path) -> None:
-    """Re-using the last parse of unchanged files changes nothing the volunteer sees."""
+def test_the_memo_gives_the_loaders_own_results(folder: Path) -> None:
+    """Re-using what was read and checked in unchanged files changes nothing the volunteer sees."""
     from bot.dialogue.loader import load_dialogue_dir
 
     project = Project(folder)

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import deque
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 
 from bot.dialogue.fingerprint import SOURCE_LANGUAGE
 from bot.dialogue.model import ANY, BUILTIN_VARIABLES, DEFAULT_SYSTEM_MESSAGES, Dialogue, Node, Text
@@ -29,12 +31,77 @@ def callback_data(node_id: str, index: int, option_key: str) -> str:
     return f"{node_id}|{index}|{option_key}"
 
 
-def check_dialogue(d: Dialogue, *, today: dt.date) -> list[Problem]:
-    problems: list[Problem] = []
+@dataclass(frozen=True)
+class TextContext:
+    """Everything the checks of a node's own texts and conditions see, besides the node.
+
+    :func:`check_node` is given this and the node, never the dialogue, so its problems can
+    be kept while neither changes (:mod:`bot.dialogue.incremental`). A new field here must
+    be added to :meth:`key_for` too (tests/test_incremental_validation.py lists them).
+    """
+
+    languages: frozenset[str]
+    default_language: str
+    label_limit: int
+    readability_limit: int
+    settable: frozenset[str]  # variables something sets (or built in)
+    longest: Mapping[str, str]  # the longest value each can hold, to measure texts
+    typed_names: frozenset[str]  # words parents typed: not everyone will have told them
+
+    def key_for(self, names: frozenset[str]) -> tuple:
+        """What checks of texts and conditions that use only the variables ``names`` see."""
+        per_name = tuple(
+            (n, n in self.settable, n in self.typed_names, self.longest.get(n))
+            for n in sorted(names)
+        )
+        # Only a variable that nothing sets has its spelling compared with the others.
+        unknown = any(n not in self.settable for n in names)
+        return (
+            self.languages,
+            self.default_language,
+            self.label_limit,
+            self.readability_limit,
+            per_name,
+            self.settable if unknown else None,
+        )
+
+
+def text_context(d: Dialogue) -> TextContext:
     settable = _settable_values(d)
-    longest = _longest_values(settable)
-    languages = set(d.settings.languages)
-    typed_names = d.name_variables()  # words parents typed: not everyone will have told them
+    return TextContext(
+        languages=frozenset(d.settings.languages),
+        default_language=d.settings.default_language,
+        label_limit=d.settings.label_limit,
+        readability_limit=d.settings.readability_limit,
+        settable=frozenset(settable),
+        longest=_longest_values(settable),
+        typed_names=d.name_variables(),
+    )
+
+
+def names_used(node: Node) -> frozenset[str]:
+    """The variables :func:`check_node` looks up for ``node``: its texts' and conditions'."""
+    texts = [node.note, *(m.text for m in node.messages), *(o.label for o in node.options)]
+    names = {
+        name
+        for text in texts
+        if text is not None
+        for raw in text.variants.values()
+        for name, _, _ in placeholders(raw)
+    }
+    for conds in [*(m.conditions for m in node.messages), *(o.conditions for o in node.options)]:
+        for cond in conds:
+            names.update(cond.required)
+    return frozenset(names)
+
+
+def _text_checks(context: TextContext):
+    """check_text and check_conditions for one context; they report into ``problems``."""
+    problems: list[Problem] = []
+    settable = context.settable
+    longest = context.longest
+    languages = context.languages
+    typed_names = context.typed_names
 
     def report(code: str, message: str, file: str, pos, hint: str | None = None) -> None:
         problems.append(Problem(code, message, file, pos[0], pos[1], hint))
@@ -55,7 +122,7 @@ def check_dialogue(d: Dialogue, *, today: dt.date) -> list[Problem]:
         if len(languages) > 1:
             missing = sorted(languages - set(text.variants)) if translated else []
             if not translated:
-                missing = sorted(languages - {d.settings.default_language})
+                missing = sorted(languages - {context.default_language})
             if missing:
                 report("BL050", f"{what} has no {', '.join(missing)} text", file, text.pos)
         for lang in sorted(text.fuzzy):
@@ -115,11 +182,11 @@ def check_dialogue(d: Dialogue, *, today: dt.date) -> list[Problem]:
                         text.pos,
                     )
                 rendered = render(raw, longest)
-                if telegram_length(rendered) > d.settings.label_limit:
+                if telegram_length(rendered) > context.label_limit:
                     report(
                         "BL022",
                         f"{what}{label} is {telegram_length(rendered)} characters "
-                        f"(limit {d.settings.label_limit}): '{visible_text(raw)[:30]}...'",
+                        f"(limit {context.label_limit}): '{visible_text(raw)[:30]}...'",
                         file,
                         text.pos,
                     )
@@ -138,11 +205,11 @@ def check_dialogue(d: Dialogue, *, today: dt.date) -> list[Problem]:
                     file,
                     text.pos,
                 )
-            elif length > d.settings.readability_limit:
+            elif length > context.readability_limit:
                 report(
                     "BL021",
                     f"{what}{label} is {length} characters (readability limit "
-                    f"{d.settings.readability_limit})",
+                    f"{context.readability_limit})",
                     file,
                     text.pos,
                 )
@@ -159,6 +226,58 @@ def check_dialogue(d: Dialogue, *, today: dt.date) -> list[Problem]:
                         cond.pos,
                     )
 
+    return problems, report, check_text, check_conditions
+
+
+def check_node(context: TextContext, node: Node) -> list[Problem]:
+    """The problems of one node's own texts, conditions and buttons.
+
+    They depend only on the node and ``context``; :func:`check_dialogue` adds those that
+    need the rest of the dialogue (targets, signposts, reachability, dead ends).
+    """
+    problems, report, check_text, check_conditions = _text_checks(context)
+    f = node.file
+    where = f"node '{node.id}'"
+    if node.note:
+        check_text(node.note, f"the note of {where}", f)
+    for i, msg in enumerate(node.messages, start=1):
+        mwhat = f"message {i} of {where}"
+        if msg.text:
+            check_text(msg.text, mwhat, f)
+        check_conditions(msg.conditions, mwhat, f)
+    for i, opt in enumerate(node.options):
+        owhat = f"option {i + 1} of {where}"
+        check_text(opt.label, f"the label of {owhat}", f, is_label=True)
+        check_conditions(opt.conditions, owhat, f)
+        data = callback_data(node.id, i, "0000")
+        if len(data.encode()) > TELEGRAM_MAX_CALLBACK_DATA:
+            report(
+                "BL023",
+                f"the button data for {owhat} would be {len(data.encode())} "
+                f"bytes (limit {TELEGRAM_MAX_CALLBACK_DATA}) because the node id is "
+                "long",
+                f,
+                opt.pos,
+            )
+    return problems
+
+
+def check_dialogue(
+    d: Dialogue,
+    *,
+    today: dt.date,
+    local: Callable[[TextContext], list[Problem]] | None = None,
+) -> list[Problem]:
+    """Every check of a loaded dialogue. ``local(context)``, if given, returns
+    :func:`check_node`'s problems for every node of ``d`` (a caller that kept them)."""
+    context = text_context(d)
+    problems, report, check_text, _ = _text_checks(context)
+    if local is None:
+        for node in d.nodes.values():
+            problems.extend(check_node(context, node))
+    else:
+        problems.extend(local(context))
+
     def check_target(target: str, what: str, file: str, pos) -> None:
         if target not in d.nodes:
             report(
@@ -171,12 +290,8 @@ def check_dialogue(d: Dialogue, *, today: dt.date) -> list[Problem]:
     for node in d.nodes.values():
         f = node.file
         where = f"node '{node.id}'"
-        if node.note:
-            check_text(node.note, f"the note of {where}", f)
         for i, msg in enumerate(node.messages, start=1):
             mwhat = f"message {i} of {where}"
-            if msg.text:
-                check_text(msg.text, mwhat, f)
             for sp in msg.signposts:
                 if sp not in d.signposts:
                     report(
@@ -186,23 +301,9 @@ def check_dialogue(d: Dialogue, *, today: dt.date) -> list[Problem]:
                         f,
                         msg.pos,
                     )
-            check_conditions(msg.conditions, mwhat, f)
         _check_signpost_lengths(d, node, report)
         for i, opt in enumerate(node.options):
-            owhat = f"option {i + 1} of {where}"
-            check_text(opt.label, f"the label of {owhat}", f, is_label=True)
-            check_target(opt.to, owhat, f, opt.to_pos)
-            check_conditions(opt.conditions, owhat, f)
-            data = callback_data(node.id, i, "0000")
-            if len(data.encode()) > TELEGRAM_MAX_CALLBACK_DATA:
-                report(
-                    "BL023",
-                    f"the button data for {owhat} would be {len(data.encode())} "
-                    f"bytes (limit {TELEGRAM_MAX_CALLBACK_DATA}) because the node id is "
-                    "long",
-                    f,
-                    opt.pos,
-                )
+            check_target(opt.to, f"option {i + 1} of {where}", f, opt.to_pos)
         if node.free_text:
             for j, route in enumerate(node.free_text.routes, start=1):
                 check_target(route.to, f"route {j} of {where}", f, route.to_pos)

@@ -16,6 +16,7 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Protocol
 
 from bot.dialogue import checks
 from bot.dialogue.fingerprint import FROM_SUFFIX, SOURCE_LANGUAGE, fuzzy_languages
@@ -546,79 +547,97 @@ class _Collected:
     unreadable: bool = False  # a file could not be read as a mapping of sections
 
 
-def _collect_file(filename: str, root: object, got: _Collected, problems: list[Problem]) -> None:
+@dataclass(frozen=True)
+class FileParts:
+    """What one file says, read without looking at any other file.
+
+    Each node, signpost and ``entry_points`` section keeps its own problems: when an earlier
+    file already defines the same id (or has the entry points), :func:`_merge` reports the
+    duplicate and drops the copy with its problems, as if it had never been read. So a
+    file's parts depend only on its name and bytes, and a caller may keep them while those
+    stay the same (see :mod:`bot.dialogue.incremental`).
+    """
+
+    file: str
+    problems: tuple[Problem, ...] = ()  # reading the file, and its sections' own problems
+    nodes: tuple = ()  # (node id, position, Node or None, its problems), in file order
+    signposts: tuple = ()  # (signpost id, position, Signpost or None, its problems)
+    entry: tuple | None = None  # (position, {name: (node id, position, file)} or None, problems)
+    reminders: tuple = ()  # (kind, (node id, position, file))
+    settings: Settings | None = None  # present when the file has a settings section
+    system: tuple = ()  # (key, Text)
+    unreadable: bool = False  # the file could not be read as a mapping of sections
+
+
+class LoadMemo(Protocol):
+    """What :func:`load_dialogue` may ask a memo (``memo=``) for."""
+
+    def file_parts(self, filename: str, data: bytes, read: Callable) -> FileParts:
+        """``read_file_parts(filename, data, read)``, or an earlier result for the same bytes."""
+
+    def node_problems(
+        self, context: checks.TextContext, parts: list[FileParts], nodes: Mapping[str, Node]
+    ) -> list[Problem]:
+        """``checks.check_node(context, node)`` for each node of ``nodes``, in order."""
+
+
+def read_file_parts(
+    filename: str, data: bytes, read: Callable[[bytes, str], tuple] = read_yaml
+) -> FileParts:
+    """Read one file's bytes into its :class:`FileParts`. Pure: same name and bytes, same parts."""
+    root, read_problems = read(data, filename)
+    problems = list(read_problems)
+    if root is None:
+        return FileParts(filename, tuple(problems))
     p = _FileParser(filename, problems)
     top = p.expect_map(root, "the file", (1, 1))
     if top is None:
-        got.unreadable = True
-        return
+        return FileParts(filename, tuple(problems), unreadable=True)
     p.known_keys(top, FILE_KEYS, "a dialogue file")
     nodes = top.get("nodes")
     if "nodes" in top:
         nodes = p.expect_map(nodes, "'nodes'", top.where_value("nodes"))
+    node_parts = []
     for node_id, value in (nodes or {}).items():
         where = nodes.where(node_id)
         if not NODE_ID.match(node_id):
             p.report("BL015", f"'{node_id}' is not a valid node id", where)
             continue
-        if node_id in got.nodes:
-            first = got.nodes[node_id]
-            p.report(
-                "BL010", f"node '{node_id}' is also defined at {first.file}:{first.pos[0]}", where
-            )
-            problems.append(
-                Problem(
-                    "BL010",
-                    f"node '{node_id}' is also defined at {filename}:{where[0]}",
-                    first.file,
-                    *first.pos,
-                )
-            )
-            continue
-        node = p.node(node_id, value, where)
-        if node:
-            got.nodes[node_id] = node
+        own: list[Problem] = []
+        node = _FileParser(filename, own).node(node_id, value, where)
+        node_parts.append((node_id, where, node, tuple(own)))
+    signpost_parts = []
     if "signposts" in top:
         signposts = p.expect_map(top["signposts"], "'signposts'", top.where_value("signposts"))
         for sp_id, value in (signposts or {}).items():
             where = signposts.where(sp_id)
-            if sp_id in got.signposts:
-                first = got.signposts[sp_id]
-                p.report(
-                    "BL016",
-                    f"signpost '{sp_id}' is also defined at {first.file}:{first.pos[0]}",
-                    where,
-                )
-                continue
-            sp = p.signpost(sp_id, value, where)
-            if sp:
-                got.signposts[sp_id] = sp
+            own = []
+            sp = _FileParser(filename, own).signpost(sp_id, value, where)
+            signpost_parts.append((sp_id, where, sp, tuple(own)))
+    entry_part = None
     if "entry_points" in top:
         where = top.where("entry_points")
-        if got.entry is not None:
-            p.report(
-                "BL014",
-                "a second 'entry_points' section (the first is at "
-                f"{got.entry_where[0]}:{got.entry_where[1][0]})",
-                where,
-            )
-        else:
-            entry = p.expect_map(top["entry_points"], "'entry_points'", where)
-            if entry is not None:
-                p.known_keys(entry, ENTRY_POINTS + OPTIONAL_ENTRY_POINTS, "entry_points")
-                got.entry, got.entry_where = {}, (filename, where)
-                for name in ENTRY_POINTS + OPTIONAL_ENTRY_POINTS:
-                    if name not in entry:
-                        if name in ENTRY_POINTS:
-                            p.report("BL014", f"entry_points has no '{name}'", where)
-                    elif not isinstance(entry[name], str):
-                        p.report(
-                            "BL006",
-                            f"entry point '{name}' should be a node id",
-                            entry.where_value(name),
-                        )
-                    else:
-                        got.entry[name] = (entry[name], entry.where_value(name), filename)
+        own = []
+        q = _FileParser(filename, own)
+        got_entry = None
+        entry = q.expect_map(top["entry_points"], "'entry_points'", where)
+        if entry is not None:
+            q.known_keys(entry, ENTRY_POINTS + OPTIONAL_ENTRY_POINTS, "entry_points")
+            got_entry = {}
+            for name in ENTRY_POINTS + OPTIONAL_ENTRY_POINTS:
+                if name not in entry:
+                    if name in ENTRY_POINTS:
+                        q.report("BL014", f"entry_points has no '{name}'", where)
+                elif not isinstance(entry[name], str):
+                    q.report(
+                        "BL006",
+                        f"entry point '{name}' should be a node id",
+                        entry.where_value(name),
+                    )
+                else:
+                    got_entry[name] = (entry[name], entry.where_value(name), filename)
+        entry_part = (where, None if got_entry is None else freeze(got_entry), tuple(own))
+    reminder_parts = []
     if "reminders" in top:
         reminders = p.expect_map(top["reminders"], "'reminders'", top.where_value("reminders"))
         for kind, node_id in (reminders or {}).items():
@@ -634,9 +653,11 @@ def _collect_file(filename: str, root: object, got: _Collected, problems: list[P
                     "BL006", f"reminder '{kind}' should name a node", reminders.where_value(kind)
                 )
             else:
-                got.reminders[kind] = (node_id, reminders.where_value(kind), filename)
+                reminder_parts.append((kind, (node_id, reminders.where_value(kind), filename)))
+    settings = None
     if "settings" in top:
-        got.settings = _settings(p, top["settings"], top.where_value("settings"))
+        settings = _settings(p, top["settings"], top.where_value("settings"))
+    system_parts = []
     if "system_messages" in top:
         sysm = p.expect_map(
             top["system_messages"], "'system_messages'", top.where_value("system_messages")
@@ -651,7 +672,86 @@ def _collect_file(filename: str, root: object, got: _Collected, problems: list[P
                 continue
             text = p.text(value, f"system message '{key}'", sysm.where_value(key))
             if text:
-                got.system[key] = text
+                system_parts.append((key, text))
+    return FileParts(
+        filename,
+        tuple(problems),
+        tuple(node_parts),
+        tuple(signpost_parts),
+        entry_part,
+        tuple(reminder_parts),
+        settings,
+        tuple(system_parts),
+    )
+
+
+def _merge(parts: list[FileParts]) -> tuple[_Collected, list[Problem]]:
+    """The files' parts, in order, as one dialogue: the first definition of an id wins."""
+    got = _Collected()
+    problems: list[Problem] = []
+    for part in parts:
+        filename = part.file
+        problems.extend(part.problems)
+        got.unreadable = got.unreadable or part.unreadable
+        for node_id, where, node, own in part.nodes:
+            if node_id in got.nodes:
+                first = got.nodes[node_id]
+                problems.append(
+                    Problem(
+                        "BL010",
+                        f"node '{node_id}' is also defined at {first.file}:{first.pos[0]}",
+                        filename,
+                        *where,
+                    )
+                )
+                problems.append(
+                    Problem(
+                        "BL010",
+                        f"node '{node_id}' is also defined at {filename}:{where[0]}",
+                        first.file,
+                        *first.pos,
+                    )
+                )
+                continue
+            problems.extend(own)
+            if node:
+                got.nodes[node_id] = node
+        for sp_id, where, sp, own in part.signposts:
+            if sp_id in got.signposts:
+                first = got.signposts[sp_id]
+                problems.append(
+                    Problem(
+                        "BL016",
+                        f"signpost '{sp_id}' is also defined at {first.file}:{first.pos[0]}",
+                        filename,
+                        *where,
+                    )
+                )
+                continue
+            problems.extend(own)
+            if sp:
+                got.signposts[sp_id] = sp
+        if part.entry is not None:
+            where, entry, own = part.entry
+            if got.entry is not None:
+                problems.append(
+                    Problem(
+                        "BL014",
+                        "a second 'entry_points' section (the first is at "
+                        f"{got.entry_where[0]}:{got.entry_where[1][0]})",
+                        filename,
+                        *where,
+                    )
+                )
+            else:
+                problems.extend(own)
+                if entry is not None:
+                    got.entry, got.entry_where = dict(entry), (filename, where)
+        got.reminders.update(part.reminders)
+        if part.settings is not None:
+            got.settings = part.settings
+        got.system.update(part.system)
+    return got, problems
 
 
 def _settings(p: _FileParser, value: object, pos) -> Settings:
@@ -722,22 +822,22 @@ def _load_dialogue(
     language_phrases: Mapping | None = None,
     today: dt.date | None = None,
     read: Callable[[bytes, str], tuple] = read_yaml,
+    memo: LoadMemo | None = None,
 ) -> LoadResult:
     """Parse and validate dialogue files. Pure: same bytes, same result.
 
-    ``read`` parses one file's bytes (``read_yaml``); the studio passes a memo of it, so
-    that a keystroke re-reads only the file that changed.
+    ``read`` parses one file's bytes (``read_yaml``). ``memo`` (none by default) keeps
+    each file's parts and its nodes' own checks from one load to the next, so that the
+    studio redoes, for a keystroke, only the file that changed and the checks that look
+    at the whole dialogue (:class:`bot.dialogue.incremental.DialogueMemo`); the result is
+    the same as without it.
 
     ``default_language`` and ``variables`` let the deployer's config override the
     dialogue's own settings. ``today`` dates signpost checks (defaults to the real date).
     """
-    problems: list[Problem] = []
-    got = _Collected()
-    for filename in sorted(files):
-        root, read_problems = read(files[filename], filename)
-        problems.extend(read_problems)
-        if root is not None:
-            _collect_file(filename, root, got, problems)
+    parts_of = memo.file_parts if memo is not None else read_file_parts
+    parts = [parts_of(filename, files[filename], read) for filename in sorted(files)]
+    got, problems = _merge(parts)
 
     settings = got.settings or Settings()
     if default_language:
@@ -810,7 +910,15 @@ def _load_dialogue(
                 )
     if not has_errors(problems):
         # Cross-file checks need a structurally sound dialogue to look at.
-        problems.extend(checks.check_dialogue(dialogue, today=today or dt.date.today()))
+        local = None
+        if memo is not None:
+
+            def local(context: checks.TextContext) -> list[Problem]:
+                return memo.node_problems(context, parts, dialogue.nodes)
+
+        problems.extend(
+            checks.check_dialogue(dialogue, today=today or dt.date.today(), local=local)
+        )
     problems.sort(key=Problem.sort_key)
     ok = not has_errors(problems) and all(name in entry for name in ENTRY_POINTS)
     return LoadResult(dialogue if ok else None, problems, dialogue)

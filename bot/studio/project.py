@@ -12,7 +12,6 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import re
-import threading
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -34,6 +33,7 @@ from bot.dialogue.engine import (
     new_session,
     step,
 )
+from bot.dialogue.incremental import DialogueMemo
 from bot.dialogue.loader import LoadResult, load_dialogue, load_dialogue_dir, read_dialogue_files
 from bot.dialogue.model import freeze
 from bot.dialogue.problems import CODES, Problem, did_you_mean
@@ -65,31 +65,6 @@ def relative_name(filename: str, root: Path) -> str:
         return filename
 
 
-class _YamlMemo:
-    """The last parse of each file, so a keystroke re-reads one file, not twenty.
-
-    Reading YAML is most of the loader's time on a large dialogue (about two thirds for
-    the 2,000-node benchmark), and while a volunteer types only one file changes.
-    ``read_yaml`` is pure (bytes in, tree and problems out) and the loader never changes
-    the tree it gets, so handing back the earlier result for the same bytes gives the same
-    dialogue and the same problems (tests/test_studio.py checks this).
-    """
-
-    def __init__(self) -> None:
-        self._last: dict[str, tuple[bytes, object]] = {}
-        self._lock = threading.Lock()
-
-    def __call__(self, data: bytes, filename: str):
-        with self._lock:
-            hit = self._last.get(filename)
-        if hit is not None and hit[0] == data:
-            return hit[1]
-        result = read_yaml(data, filename)
-        with self._lock:
-            self._last[filename] = (data, result)
-        return result
-
-
 @dataclass
 class _Cached:
     key: tuple
@@ -103,7 +78,9 @@ class Project:
     root: Path
     _phrases: _Cached | None = field(default=None, repr=False)
     _loaded: _Cached | None = field(default=None, repr=False)
-    _yaml: _YamlMemo = field(default_factory=_YamlMemo, repr=False)
+    # A keystroke changes one file: keep the other files' parts and checks (the result is
+    # the loader's own; tests/test_incremental_validation.py compares the two).
+    _memo: DialogueMemo = field(default_factory=DialogueMemo, repr=False)
 
     # -- Files ---------------------------------------------------------------------
     def editable_files(self) -> list[str]:
@@ -170,9 +147,9 @@ class Project:
         }
         if not dialogue_overlay and phrases_text is None:
             return (
-                load_dialogue_dir(self.root, risk_phrases=matcher, read=self._yaml)
+                load_dialogue_dir(self.root, risk_phrases=matcher, memo=self._memo)
                 if matcher
-                else (load_dialogue_dir(self.root, read=self._yaml))
+                else (load_dialogue_dir(self.root, memo=self._memo))
             )
         files, problems = read_dialogue_files(self.root)
         if problems:
@@ -182,7 +159,7 @@ class Project:
         languages, language_problems = load_language_phrases(self.root)  # risk-phrases.cy.yaml
         safety_problems = safety_problems + language_problems
         result = load_dialogue(
-            files, risk_phrases=matcher or (), language_phrases=languages, read=self._yaml
+            files, risk_phrases=matcher or (), language_phrases=languages, memo=self._memo
         )
         all_problems = sorted(safety_problems + result.problems, key=Problem.sort_key)
         ok = result.ok and matcher is not None and not any(p.is_error for p in safety_problems)

@@ -4,7 +4,8 @@
 
 const $ = (id) => document.getElementById(id);
 const state = { csrf: "", mode: "local", path: null, version: null, dirty: false,
-                graphNodes: {}, widgets: [], validateTimer: null, validateSeq: 0 };
+                graphNodes: {}, widgets: [], validateTimer: null, validateSeq: 0,
+                validating: false, validateAgain: false };
 
 function setStatus(text, kind) {
   const el = $("status");
@@ -47,15 +48,23 @@ editor.on("change", () => {
   if (!state.dirty) { state.dirty = true; $("dirty").textContent = "Not saved"; }
   $("save").disabled = false;
   clearTimeout(state.validateTimer);
-  state.validateTimer = setTimeout(validateNow, 200);  // debounced: after typing pauses
+  state.validateTimer = setTimeout(validateNow, 150);  // debounced: after typing pauses
 });
 
+// One check at a time: text typed while one is on its way is checked as soon as it is back
+// (only the newest text), so a fast typist never queues requests on the server.
 async function validateNow() {
   if (!state.path) return;
   const seq = ++state.validateSeq;
-  const { data } = await call("POST", "/api/validate", { path: state.path, text: editor.getValue() });
-  if (seq !== state.validateSeq || !data.problems) return;  // a newer check is on its way
-  showProblems(data);
+  if (state.validating) { state.validateAgain = true; return; }
+  state.validating = true;
+  try {
+    const { data } = await call("POST", "/api/validate", { path: state.path, text: editor.getValue() });
+    if (seq === state.validateSeq && data.problems) showProblems(data);  // else a newer check follows
+  } finally {
+    state.validating = false;
+    if (state.validateAgain) { state.validateAgain = false; validateNow(); }
+  }
 }
 
 function showProblems(data) {
