@@ -306,9 +306,9 @@ def read_risk_model(path) -> tuple[RiskModel | None, list[Problem]]:
         try:
             with open(path, encoding="utf-8-sig") as file:  # a BOM, as json.loads allows
                 raw = json.load(file)
-        except UnicodeDecodeError:  # JSON in UTF-16 or 32: as json.loads reads bytes
+        except ValueError:  # UTF-16 or 32, or not JSON: read and judged exactly as before
             raw = json.loads(path.read_bytes())
-    except (ValueError, UnicodeDecodeError) as exc:
+    except ValueError as exc:  # UnicodeDecodeError is one
         return None, [
             Problem(
                 "BL071", f"the safety model cannot be used: it is not valid JSON ({exc})", str(path)
