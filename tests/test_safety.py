@@ -12,9 +12,11 @@ crisis reply <= 2%, asked <= 6%. See dialogues/safety/README.md for where the ne
 
 from __future__ import annotations
 
+import base64
 import json
 import shutil
 import sys
+import zlib
 from dataclasses import replace
 from pathlib import Path
 
@@ -474,9 +476,99 @@ def test_safety_measure_reports_recall_and_false_alarms(tmp_path: Path, capsys) 
             b'"weight": "AAAAAAAA8D8="}], "neighbours": {"k": 40}}',
             "missing or malformed",
         ),
+        (  # the index's arrays are compressed: a damaged stream is explained, not raised
+            b'{"format": 3, "trained_on": "x", "threshold": 0.9, "bias": 0, "blocks": '
+            b'[{"analyzer": "words", "features": "a", "idf": "AAAAAAAA8D8=", '
+            b'"weight": "AAAAAAAA8D8="}], "neighbours": {"k": 40, "power": 3.0, '
+            b'"max_df": 300, "prior": 0.02, "labels": "AAAA"}}',
+            "damaged compressed data",
+        ),
     ],
 )
 def test_a_damaged_model_file_is_explained_not_raised(data: bytes, why: str) -> None:
     model, problems = parse_risk_model(data, "risk-model.json")
     assert model is None and problems[0].code == "BL071"
     assert why in problems[0].message
+
+
+def test_the_shipped_model_loads_lean_into_exactly_what_a_plain_reading_gives() -> None:
+    """The model is read field by field, a piece at a time, to keep the bot's peak memory
+    low (docs/performance.md). Read the plain way instead (every name split, every array
+    decoded whole, postings reordered through the block's own lookups), the shipped file
+    gives the very same arrays, names and postings: no score can differ."""
+    from array import array
+
+    from bot.safety.model import read_risk_model
+
+    path = ROOT / "dialogues" / "safety" / "risk-model.json"
+    model, problems = read_risk_model(path)
+    assert problems == [] and model is not None and model.neighbours is not None
+    raw = json.loads(path.read_bytes())
+
+    def plain(typecode: str, text: str, packed: bool = True) -> array:
+        data = base64.b64decode(text)
+        out = array(typecode)
+        out.frombytes(zlib.decompress(data) if packed else data)
+        if sys.byteorder == "big":
+            out.byteswap()
+        return out
+
+    for block, b in zip(model.blocks, raw["blocks"], strict=True):
+        names = b["features"].split("\n")
+        hashes = [hash(n) for n in names]
+        order = sorted(range(len(names)), key=hashes.__getitem__)
+        idf, weight = plain("d", b["idf"], False), plain("d", b["weight"], False)
+        assert block.keys == array("q", (hashes[i] for i in order))
+        assert block.idf == array("d", (idf[i] for i in order))
+        assert block.weight == array("d", (weight[i] for i in order))
+        assert block.names() == [names[i] for i in order]
+        assert all(block.position(n) == p for p, n in enumerate(block.names()))
+    n, rn = model.neighbours, raw["neighbours"]
+    names = raw["blocks"][0]["features"].split("\n")
+    offsets, docs, values = (
+        plain("I", rn["offsets"]),
+        plain("I", rn["docs"]),
+        plain("H", rn["values"]),
+    )
+    words = model.blocks[0]
+    postings = {words.position(f): (f, j) for j, f in enumerate(names)}
+    for p in range(len(words)):
+        _, j = postings[p]
+        start, end = n.offsets[p], n.offsets[p + 1]
+        assert n.docs[start:end].tolist() == docs[offsets[j] : offsets[j + 1]].tolist()
+        assert n.values[start:end] == values[offsets[j] : offsets[j + 1]]
+    assert len(n.docs) == len(docs) and n.docs.typecode == "H"
+    assert n.labels == plain("B", rn["labels"])
+    assert n.sources == [rn["files"][i] for i in plain("B", rn["source"])]
+    texts = zlib.decompress(base64.b64decode(rn["texts"])).decode().split("\n")
+    assert [n.text(d) for d in (0, len(n) // 2, len(n) - 1)] == [
+        texts[0],
+        texts[len(n) // 2],
+        texts[-1],
+    ]
+
+
+@pytest.mark.parametrize("chunk", [7, 1 << 16])
+def test_packed_arrays_come_back_whole_whatever_the_pieces(monkeypatch, chunk: int) -> None:
+    """Arrays are decompressed a piece at a time; a piece may end inside a number."""
+    from array import array
+
+    from bot.safety import neighbours as nn
+
+    monkeypatch.setattr(nn, "CHUNK", chunk)
+    for typecode, data in [
+        ("d", array("d", (i / 7 for i in range(20_000)))),
+        ("I", array("I", range(0, 70_000 * 3, 3))),
+        ("H", array("H")),
+        ("B", array("B", [1])),
+    ]:
+        assert nn.unpack_array(typecode, nn.pack_array(data)) == data
+    small = array("I", [0, 1, 65_535, 7])
+    assert nn.unpack_array("I", nn.pack_array(small), "H") == array("H", small)
+    with pytest.raises(ValueError, match="does not fit"):
+        nn.unpack_array("I", nn.pack_array(array("I", [65_536])), "H")
+    with pytest.raises(ValueError, match="multiple of item size"):
+        nn.unpack_array("I", nn.pack_array(array("B", [1, 2, 3])))
+    truncated = base64.b64encode(zlib.compress(bytes(1000))[:-6]).decode()
+    with pytest.raises(ValueError, match="truncated"):
+        nn.unpack_array("B", truncated)

@@ -70,32 +70,69 @@ class Block:
     def __init__(self, analyzer: str, features: dict[str, tuple[float, float]]) -> None:
         self._build(
             analyzer,
-            list(features),
+            "\n".join(features),
+            len(features),
             array("d", (v[0] for v in features.values())),
             array("d", (v[1] for v in features.values())),
         )
 
     @classmethod
-    def packed(cls, analyzer: str, names: list[str], idf: array, weight: array) -> Block:
+    def unpack(cls, raw: dict) -> tuple[Block, array]:
+        """A block from the model file's form, taking its fields out of ``raw`` as they
+        are read; with, for each position in the block, the feature's position in the
+        file. Raises ValueError (bad base64 too), KeyError or TypeError on damage."""
+        analyzer = raw.pop("analyzer")
+        text = raw.pop("features")
+        count = text.count("\n") + 1  # "" is one feature, as "".split("\n") says
+        idf = _unpack(raw.pop("idf"), count)
+        weight = _unpack(raw.pop("weight"), count)
         block = cls.__new__(cls)
-        block._build(analyzer, names, idf, weight)
-        return block
+        order = block._build(analyzer, text, count, idf, weight)
+        return block, order
 
-    def _build(self, analyzer: str, names: list[str], idf: array, weight: array) -> None:
+    def _build(self, analyzer: str, text: str, count: int, idf: array, weight: array) -> array:
+        """``text``: the ``count`` names, one a line, in the order of ``idf`` and
+        ``weight``. Returns, for each block position, the name's position in ``text``.
+
+        The names are read as slices of ``text``, one at a time, and sorted as single
+        numbers (hash and position in one): a list of 66,000 strings, or of their hashes
+        and positions side by side, would take more memory than the whole model keeps,
+        and the bot's peak is set while the model loads."""
         self.analyzer = analyzer
-        hashes = [hash(n) for n in names]
-        order = sorted(range(len(names)), key=hashes.__getitem__)
-        self.keys = array("q", (hashes[i] for i in order))
-        self.idf = array("d", (idf[i] for i in order))
-        self.weight = array("d", (weight[i] for i in order))
-        self._text = "\n".join(names[i] for i in order)
+        ends = array("I")  # where each name ends in text
+        at = text.find("\n")
+        while at != -1:
+            ends.append(at)
+            at = text.find("\n", at + 1)
+        ends.append(len(text))
+        del ends[count:]  # no names at all: text "" and count 0
+
+        def name(j: int) -> str:
+            return text[ends[j - 1] + 1 if j else 0 : ends[j]]
+
+        shift = max(count.bit_length(), 1)
+        # Sorted by hash, then by position in text (as a stable sort by hash would).
+        combined = sorted((hash(name(j)) << shift) | j for j in range(count))
+        self.keys = array("q", (c >> shift for c in combined))
+        mask = (1 << shift) - 1
+        order = array("I", (c & mask for c in combined))
+        del combined
+        self.idf = array("d", (idf[j] for j in order))
+        self.weight = array("d", (weight[j] for j in order))
+        del idf, weight
+        # The names in block order, joined a thousand at a time (not all at once).
+        self._text = "\n".join(
+            "\n".join(name(j) for j in order[i : i + 1000]) for i in range(0, count, 1000)
+        )
         self._names: list[str] | None = None  # split from _text only to explain a decision
         self._shared: dict[int, dict[str, int]] = {}  # hash -> {name: position}, if ever
-        for pos in range(1, len(order)):
-            if self.keys[pos] == self.keys[pos - 1]:
-                h = self.keys[pos]
-                first = bisect_left(self.keys, h)
-                self._shared[h] = {names[order[p]]: p for p in range(first, pos + 1)}
+        keys = self.keys
+        for pos in range(1, count):
+            if keys[pos] == keys[pos - 1]:
+                h = keys[pos]
+                first = bisect_left(keys, h)
+                self._shared[h] = {name(order[p]): p for p in range(first, pos + 1)}
+        return order
 
     def pack(self) -> dict:
         # By name, so that training the same examples again writes the same file.
@@ -261,11 +298,17 @@ def parse_risk_model(data: bytes, name: str) -> tuple[RiskModel | None, list[Pro
 
 
 def read_risk_model(path) -> tuple[RiskModel | None, list[Problem]]:
-    """``parse_risk_model`` on a file, keeping its bytes no longer than JSON needs them
-    (the bot's peak memory is set while it loads). OSError is the caller's."""
+    """``parse_risk_model`` on a file, in as little memory as it can: the bot's peak is
+    set while it loads. The file is read as text (``json.loads`` of bytes would hold the
+    bytes, their text and the parsed strings at once), and each part of it is dropped
+    once converted. OSError is the caller's."""
     try:
-        raw = json.loads(path.read_bytes())
-    except (ValueError, UnicodeDecodeError) as exc:
+        try:
+            with open(path, encoding="utf-8-sig") as file:  # a BOM, as json.loads allows
+                raw = json.load(file)
+        except ValueError:  # UTF-16 or 32, or not JSON: read and judged exactly as before
+            raw = json.loads(path.read_bytes())
+    except ValueError as exc:  # UnicodeDecodeError is one
         return None, [
             Problem(
                 "BL071", f"the safety model cannot be used: it is not valid JSON ({exc})", str(path)
@@ -275,6 +318,8 @@ def read_risk_model(path) -> tuple[RiskModel | None, list[Problem]]:
 
 
 def parse_raw_model(raw, name: str) -> tuple[RiskModel | None, list[Problem]]:
+    """The model from the parsed file, taking ``raw`` apart as it goes."""
+
     def bad(why: str) -> tuple[None, list[Problem]]:
         return None, [Problem("BL071", f"the safety model cannot be used: {why}", name)]
 
@@ -282,23 +327,25 @@ def parse_raw_model(raw, name: str) -> tuple[RiskModel | None, list[Problem]]:
         return bad(f"it is not a format-{MODEL_FORMAT} model file")
     try:
         blocks = []
-        for b in raw["blocks"]:
+        orders = []
+        raw_blocks = raw.pop("blocks")
+        raw_blocks.reverse()  # popped from the end, in the file's order
+        while raw_blocks:
+            b = raw_blocks.pop()
             if b["analyzer"] not in ANALYZERS:
                 return bad(f"unknown analyzer '{b['analyzer']}'")
-            names = b["features"].split("\n")
-            idf, weight = _unpack(b["idf"], len(names)), _unpack(b["weight"], len(names))
-            blocks.append(Block.packed(b["analyzer"], names, idf, weight))
+            block, order = Block.unpack(b)
+            del b
+            blocks.append(block)
+            orders.append(order)
         threshold = float(raw["threshold"])
         ask = float(raw.get("ask_threshold", threshold))
         neighbours = None
         if raw.get("neighbours") is not None:
             if not blocks or blocks[0].analyzer != "words":
                 return bad("nearest examples need a first block of words")
-            words = blocks[0]
-            names = raw["blocks"][0]["features"].split("\n")
-            positions = array("I", (words.position(n) for n in names))
-            del names
-            neighbours = Neighbours.unpack(raw["neighbours"], positions)
+            neighbours = Neighbours.unpack(raw.pop("neighbours"), orders[0])
+        del orders
         blend = float(raw.get("blend", 1.0))
         gate = float(raw.get("phrase_gate", 0.0))
         model = RiskModel(

@@ -135,21 +135,25 @@ class Neighbours:
         }
 
     @classmethod
-    def unpack(cls, raw: dict, positions: array) -> Neighbours:
-        """Read the file's form back; ``positions[j]`` is the block position of the
-        file's ``j``-th feature. Raises ValueError or KeyError on damage."""
+    def unpack(cls, raw: dict, order: array) -> Neighbours:
+        """Read the file's form back; ``order[p]`` is the file's position of the feature at
+        block position ``p`` of the words block. Raises ValueError or KeyError on damage.
+
+        Each field is taken out of ``raw`` and dropped once it is an array, and arrays are
+        decompressed a piece at a time: the bot's peak memory is set while it loads."""
         if (raw["k"], raw["power"], raw["max_df"], raw["prior"]) != (K, POWER, MAX_DF, PRIOR):
             raise ValueError("the nearest-example settings differ from this version's")
-        file_offsets = unpack_array("I", raw["offsets"])
-        file_docs = unpack_array("I", raw["docs"])
-        file_values = unpack_array("H", raw["values"])
-        labels = unpack_array("B", raw["labels"])
-        source = unpack_array("B", raw["source"])
-        texts = base64.b64decode(raw["texts"], validate=True)
-        files = [str(f) for f in raw["files"]]
+        labels = unpack_array("B", raw.pop("labels"))
         count = len(labels)
+        source = unpack_array("B", raw.pop("source"))
+        file_offsets = unpack_array("I", raw.pop("offsets"))
+        # Example numbers in two bytes where they fit, as the bot keeps them.
+        file_docs = unpack_array("I", raw.pop("docs"), "H" if count < 65536 else "I")
+        file_values = unpack_array("H", raw.pop("values"))
+        texts = base64.b64decode(raw.pop("texts"), validate=True)  # kept compressed
+        files = [str(f) for f in raw["files"]]
         if (
-            len(file_offsets) != len(positions) + 1
+            len(file_offsets) != len(order) + 1
             or file_offsets[0] != 0
             or file_offsets[-1] != len(file_docs)
             or len(file_values) != len(file_docs)
@@ -158,23 +162,44 @@ class Neighbours:
             or any(x > 1 for x in labels)
             or len(source) != count
             or (source and max(source) >= len(files))
-            or zlib.decompress(texts).count(b"\n") + 1 != count
+            or _count_lines(texts) != count
         ):
             raise ValueError("the nearest-example index is inconsistent")
         # Postings in block-position order, for lookups by position (arrays only: loading
         # should not need much more memory than the bot then keeps).
-        slot = array("I", bytes(4 * len(positions)))
-        for j, p in enumerate(positions):
-            slot[p] = j
         offsets = array("I", [0])
-        docs = array("H" if count < 65536 else "I")
+        docs = array(file_docs.typecode)
         values = array("H")
-        for j in slot:
+        for j in order:
             start, end = file_offsets[j], file_offsets[j + 1]
-            docs.extend(file_docs[start:end].tolist())
+            docs.extend(file_docs[start:end])
             values.extend(file_values[start:end])
             offsets.append(len(docs))
+        del file_offsets, file_docs, file_values
         return cls(offsets, docs, values, labels, [files[i] for i in source], texts)
+
+
+CHUNK = 1 << 16  # bytes decompressed at a time while loading
+
+
+def _pieces(packed: bytes):
+    """The decompressed bytes of ``packed`` (zlib), a piece at a time, so that the whole
+    is never held beside what it becomes. Raises ValueError if the stream is damaged."""
+    stream = zlib.decompressobj()
+    tail = packed
+    try:
+        while not stream.eof:
+            piece = stream.decompress(tail, CHUNK)
+            tail = stream.unconsumed_tail
+            if not piece and not tail and not stream.eof:
+                raise ValueError("incomplete or truncated stream")
+            yield piece
+    except zlib.error as exc:
+        raise ValueError(f"damaged compressed data ({exc})") from None
+
+
+def _count_lines(packed: bytes) -> int:
+    return sum(piece.count(b"\n") for piece in _pieces(packed)) + 1
 
 
 def pack_array(data: array) -> str:
@@ -184,9 +209,27 @@ def pack_array(data: array) -> str:
     return base64.b64encode(zlib.compress(data.tobytes(), 6)).decode("ascii")
 
 
-def unpack_array(typecode: str, text: str) -> array:
-    data = array(typecode)
-    data.frombytes(zlib.decompress(base64.b64decode(text, validate=True)))
-    if sys.byteorder == "big":
-        data.byteswap()
+def unpack_array(typecode: str, text: str, into: str | None = None) -> array:
+    """The array ``pack_array`` packed, decompressed straight into it piece by piece;
+    with ``into``, as an array of that type (ValueError if a number does not fit)."""
+    data = array(into or typecode)
+    size = data.itemsize if into is None else array(typecode).itemsize
+    left = b""  # the end of a piece that is not a whole number yet
+    for piece in _pieces(base64.b64decode(text, validate=True)):
+        if left:
+            piece = left + piece
+        whole = len(piece) - len(piece) % size
+        numbers = array(typecode, piece[:whole])
+        left = piece[whole:]
+        if sys.byteorder == "big":  # the file is little-endian everywhere
+            numbers.byteswap()
+        if into is None:
+            data.extend(numbers)
+        else:
+            try:
+                data.fromlist(numbers.tolist())
+            except OverflowError:
+                raise ValueError(f"a number does not fit in type '{into}'") from None
+    if left:
+        raise ValueError("bytes length not a multiple of item size")
     return data

@@ -20,6 +20,7 @@ from telegram.error import TelegramError
 from bot.service.config import Config, ConfigError, load_config
 from bot.service.health import Health
 from bot.service.logs import setup_logging
+from bot.service.memory import release_free_memory
 from bot.service.startup import (
     TokenRejected,
     close_unstarted,
@@ -43,6 +44,7 @@ def webhook_path(url: str) -> str:
 
 def load_service(config: Config, db: Database | None = None) -> BabylossBot:
     result = config.load_dialogues()
+    release_free_memory()  # what loading freed (the safety model's file above all), now
     if not result.ok:
         errors = [p.format() for p in result.problems if p.is_error]
         raise ConfigError(
