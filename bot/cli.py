@@ -1,4 +1,4 @@
-"""The ``babyloss-bot`` command: chat, validate, graph, test, safety, train and run.
+"""The ``babyloss-bot`` command: chat, validate, graph, test, safety, train, translate and run.
 
 Each sub-command is a thin shell over the pure core; this module only parses arguments,
 reads files and prints.
@@ -89,6 +89,11 @@ def cmd_validate(args: argparse.Namespace) -> int:
     errors = sum(p.is_error for p in result.problems)
     warnings = len(result.problems) - errors
     nodes = len(result.draft.nodes) if result.draft else 0
+    if result.draft is not None:
+        from bot.dialogue.review import language_summary
+
+        for line in language_summary(result.draft, result.problems):
+            print(line)
     print(f"{path}: {errors} error(s), {warnings} warning(s), {nodes} node(s).")
     if errors:
         return 1
@@ -123,6 +128,12 @@ def cmd_chat(args: argparse.Namespace) -> int:
         )
         return 2
     print(f"Playing the dialogues in {path} ({len(dialogue.nodes)} nodes).")
+    if args.lang:
+        from bot.dialogue.review import refusal
+
+        why = refusal(dialogue, args.lang)
+        if why:  # volunteers may play a draft; parents never see one
+            print(f"Note: '{args.lang}' is a draft: {why}. run would not offer it.\n")
     return run_chat(
         dialogue, start_node=args.start_node, language=args.lang, first_name=args.name or ""
     )
@@ -207,13 +218,20 @@ def cmd_safety(args: argparse.Namespace) -> int:
     if args.measure:
         return _measure(matcher, Path(args.measure), args.show)
     from bot.safety import CRISIS, assess
+    from bot.safety.languages import load_language_phrases
 
+    languages, more = load_language_phrases(path)  # safety/risk-phrases.<lang>.yaml
+    _print_problems(more, sys.stderr)
     texts = args.text or [line.rstrip("\n") for line in sys.stdin]
     fired_any = False
     for text in texts:
         level = assess(text, matcher)
-        fired_any |= level is not None
         why = "; ".join(matcher.matches(text))
+        other = [f"{lang}: {p}" for lang, m in languages.items() for p in m.matches(text)]
+        if other:  # another language's phrase list: the crisis reply, whatever the English
+            why = "; ".join(([why] if level == CRISIS and why else []) + other)
+            level = CRISIS
+        fired_any |= level is not None
         if level == CRISIS:
             verdict = f"CRISIS REPLY  (matched: {why})"
         elif level:
@@ -451,6 +469,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--dialogues", metavar="PATH")
     p.set_defaults(func=cmd_train)
+
+    from bot.authoring.translation.command import add_parser as add_translate_parser
+
+    add_translate_parser(sub, default_dialogues_dir)
 
     p = sub.add_parser("run", help="serve the dialogues on Telegram (needs a bot token)")
     p.add_argument("--config", metavar="FILE", help="configuration file (see config.example.yaml)")

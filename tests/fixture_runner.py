@@ -12,6 +12,7 @@ from pathlib import Path
 from bot.authoring.convtests import run_files
 from bot.dialogue.loader import load_dialogue
 from bot.safety import load_risk_phrases
+from bot.safety.languages import load_language_phrases
 
 CODES_DIR = Path(__file__).parent / "fixtures" / "codes"
 TODAY = dt.date(2026, 11, 25)  # fixed, so signpost dates give the same answer every year
@@ -30,13 +31,17 @@ def fixture_output(folder: Path) -> str:
 
             _, problems = read_dialogue_files(name)
             return "\n".join(p.format() for p in problems) + "\n"
-        phrases = None
+        phrases = language_phrases = None
         if Path(name, "safety").is_dir():
             phrases, problems = load_risk_phrases(Path(name))
-            lines += [p.format() for p in problems]
+            language_phrases, more = load_language_phrases(Path(name))
+            lines += [p.format() for p in problems + more]
         tests = [p for p in files if not p.endswith("main.yaml") and b"tests:" in files[p]]
         result = load_dialogue(
-            {k: v for k, v in files.items() if k not in tests}, risk_phrases=phrases, today=TODAY
+            {k: v for k, v in files.items() if k not in tests},
+            risk_phrases=phrases,
+            language_phrases=language_phrases,
+            today=TODAY,
         )
         lines += [p.format() for p in result.problems]
         if tests and result.dialogue:

@@ -11,7 +11,8 @@ from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-from bot.dialogue.model import ANY, BUILTIN_VARIABLES, Dialogue, Node, Text
+from bot.dialogue.fingerprint import SOURCE_LANGUAGE
+from bot.dialogue.model import ANY, BUILTIN_VARIABLES, DEFAULT_SYSTEM_MESSAGES, Dialogue, Node, Text
 from bot.dialogue.names import MAX_LENGTH as MAX_NAME_LENGTH
 from bot.dialogue.problems import Problem, did_you_mean
 from bot.dialogue.telegram_html import html_problems, offset_to_pos, telegram_length, visible_text
@@ -105,7 +106,9 @@ def _text_checks(context: TextContext):
     def report(code: str, message: str, file: str, pos, hint: str | None = None) -> None:
         problems.append(Problem(code, message, file, pos[0], pos[1], hint))
 
-    def check_text(text: Text, what: str, file: str, *, is_label: bool = False) -> None:
+    def check_text(
+        text: Text, what: str, file: str, *, is_label: bool = False, filled: frozenset = frozenset()
+    ) -> None:
         translated = [lang for lang in text.variants if lang != ANY]
         for lang in translated:
             if lang not in languages:
@@ -122,6 +125,30 @@ def _text_checks(context: TextContext):
                 missing = sorted(languages - {context.default_language})
             if missing:
                 report("BL050", f"{what} has no {', '.join(missing)} text", file, text.pos)
+        for lang in sorted(text.fuzzy):
+            report(
+                "BL052",
+                f"{what}: the {lang} translation was made from older English, so parents "
+                "see the English",
+                file,
+                text.pos,
+            )
+        source = text.variants.get(SOURCE_LANGUAGE, text.variants.get(ANY))
+        if source is not None and translated:
+            wanted = _variable_names(source)
+            for lang in translated:
+                if lang == SOURCE_LANGUAGE or lang in text.fuzzy:
+                    continue
+                got = _variable_names(text.variants[lang])
+                if got != wanted:
+                    differ = ", ".join(f"{{{n}}}" for n in sorted(got ^ wanted))
+                    report(
+                        "BL053",
+                        f"{what} ({lang}) does not use the same variables as the English "
+                        f"({differ})",
+                        file,
+                        text.pos,
+                    )
         for lang, raw in text.variants.items():
             label = "" if lang == ANY else f" ({lang})"
             for name, default, offset in placeholders(raw):
@@ -133,7 +160,7 @@ def _text_checks(context: TextContext):
                         file,
                         offset_to_pos(raw, offset, text.pos),
                     )
-                if default is None and name not in settable:
+                if default is None and name not in settable and name not in filled:
                     report(
                         "BL040",
                         f"{what}{label} uses {{{name}}}, which nothing sets."
@@ -314,6 +341,8 @@ def check_dialogue(
             text,
             f"system message '{key}'",
             _entry_file(d),
+            # The bot fills in its own messages' variables (e.g. {name}), as in the default.
+            filled=frozenset(_variable_names(DEFAULT_SYSTEM_MESSAGES.get(key, ""))),
         )
 
     for sp in d.signposts.values():
@@ -337,6 +366,10 @@ def check_dialogue(
                     node.pos,
                 )
     return problems
+
+
+def _variable_names(raw: str) -> set[str]:
+    return {name for name, _, _ in placeholders(raw)}
 
 
 def _check_signpost_lengths(d: Dialogue, node: Node, report) -> None:

@@ -17,7 +17,8 @@ from bot.dialogue.model import Capture, Dialogue, Node, Option, Text, conditions
 from bot.dialogue.names import parse_names
 from bot.dialogue.reminders import PREFERENCE_VARIABLES
 from bot.dialogue.templating import render
-from bot.safety import ASK, CRISIS, assess, is_safe_answer
+from bot.safety import ASK, CRISIS, assess
+from bot.safety.languages import is_safe_answer_any, other_languages_risk
 
 HISTORY_LIMIT = 30
 KEPT_ON_RESTART = frozenset(
@@ -230,6 +231,8 @@ def step(
     ctx = context or Context()
     words = words_of(inp)
     level = assess(words, dialogue.risk_phrases) if words else None
+    if words and level != CRISIS and other_languages_risk(words, dialogue.language_phrases):
+        level = CRISIS  # the crisis words of another language the dialogue offers
     if level is not None and isinstance(inp, Say):
         level = _in_context(dialogue, session, inp.text, level)
     if level is not None and not isinstance(inp, Say):
@@ -464,7 +467,7 @@ def _answer_to_check(d: Dialogue, s: Session, text: str, ctx: Context) -> StepRe
     clear no and nothing else ("no", "No, I'm safe", "nope, just sad") carries on; yes,
     "not sure", "no, not yet" and anything else get the crisis reply, as the button
     "Yes, or I'm not sure" would."""
-    if is_safe_answer(text, d.risk_phrases):
+    if is_safe_answer_any(text, d):
         return _press(d, s, SAFE, ctx)
     return _press(d, s, UNSAFE, ctx)
 
@@ -589,7 +592,10 @@ def _signposts(d: Dialogue, s: Session, ids: tuple[str, ...], ctx: Context) -> s
 
 
 def _lang(d: Dialogue, s: Session) -> str:
-    return s.language or d.settings.default_language
+    # A language no longer offered (not reviewed, or dropped) falls back to the default.
+    if s.language and s.language in d.settings.languages:
+        return s.language
+    return d.settings.default_language
 
 
 def _t(d: Dialogue, s: Session, text: Text) -> str:

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Protocol
 
 from bot.dialogue import checks
+from bot.dialogue.fingerprint import FROM_SUFFIX, SOURCE_LANGUAGE, fuzzy_languages
 from bot.dialogue.model import (
     ANY,
     CAPTURE_KINDS,
@@ -42,8 +43,10 @@ from bot.dialogue.model import (
     freeze,
 )
 from bot.dialogue.problems import Problem, did_you_mean, has_errors
+from bot.dialogue.review import read_reviews
 from bot.dialogue.yaml_reader import YList, YMap, read_yaml
 from bot.safety import PHRASES_FILE, load_risk_phrases
+from bot.safety.languages import load_language_phrases
 
 FILE_KEYS = ("nodes", "signposts", "entry_points", "settings", "system_messages", "reminders")
 NODE_KEYS = ("note", "messages", "options", "free_text", "set", "milestone")
@@ -63,6 +66,7 @@ SETTINGS_KEYS = (
     "readability_limit",
     "label_limit",
     "privacy_version",
+    "translations",
     "kept_on_restart",
 )
 
@@ -71,7 +75,7 @@ LANG_CODE = re.compile(r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})?$")
 VAR_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 
 # Folders inside a dialogue folder that hold other kinds of YAML.
-SKIP_DIRS = ("tests", "safety")
+SKIP_DIRS = ("tests", "safety", "translations")
 
 
 @dataclass
@@ -79,6 +83,7 @@ class LoadResult:
     dialogue: Dialogue | None  # None when there are errors: never serve a broken dialogue
     problems: list[Problem] = field(default_factory=list)
     draft: Dialogue | None = None  # whatever could be read, errors or not (for diagrams)
+    language_notes: list[str] = field(default_factory=list)  # languages run refuses, and why
 
     @property
     def ok(self) -> bool:
@@ -160,7 +165,11 @@ class _FileParser:
             return Text(freeze({ANY: value}), pos)
         if isinstance(value, YMap):
             variants = {}
+            origins = {}  # cy_from: the English a translation was made from
             for lang, item in value.items():
+                if lang.endswith(FROM_SUFFIX) and LANG_CODE.match(lang[: -len(FROM_SUFFIX)]):
+                    origins[lang[: -len(FROM_SUFFIX)]] = _scalar_str(item)
+                    continue
                 if not LANG_CODE.match(lang) and len(value) == 1 and isinstance(item, str):
                     # "- Remember: there is help" is YAML for {Remember: "there is help"}
                     words = f"{lang}: {item}"
@@ -188,7 +197,9 @@ class _FileParser:
                     )
                     continue
                 variants[lang] = item
-            return Text(freeze(variants), pos) if variants else None
+            if not variants:
+                return None
+            return Text(freeze(variants), pos, fuzzy_languages(variants, origins))
         if value is None:
             self.report("BL024", f"{what} is empty", pos)
         else:
@@ -755,6 +766,10 @@ def _settings(p: _FileParser, value: object, pos) -> Settings:
         kwargs["languages"] = p.id_list(
             mapping["languages"], "'languages'", mapping.where_value("languages")
         )
+    if "translations" in mapping:
+        kwargs["translations"] = freeze(
+            read_reviews(p, mapping["translations"], mapping.where_value("translations"))
+        )
     if "kept_on_restart" in mapping:
         kwargs["kept_on_restart"] = p.id_list(
             mapping["kept_on_restart"], "'kept_on_restart'", mapping.where_value("kept_on_restart")
@@ -804,6 +819,7 @@ def _load_dialogue(
     default_language: str | None = None,
     variables: Mapping[str, str] | None = None,
     risk_phrases: tuple = (),
+    language_phrases: Mapping | None = None,
     today: dt.date | None = None,
     read: Callable[[bytes, str], tuple] = read_yaml,
     memo: LoadMemo | None = None,
@@ -877,8 +893,21 @@ def _load_dialogue(
         system_messages=freeze(got.system),
         version=digest.hexdigest()[:12],
         risk_phrases=risk_phrases,
+        language_phrases=freeze(language_phrases or {}),
         reminders=freeze({kind: node_id for kind, (node_id, _, _) in got.reminders.items()}),
     )
+    if language_phrases is not None:  # None: not looked for (a single file, a test)
+        for lang in settings.languages:
+            if lang != SOURCE_LANGUAGE and lang not in language_phrases:
+                problems.append(
+                    Problem(
+                        "BL055",
+                        f"'{lang}' has no safety phrase list (safety/risk-phrases.{lang}.yaml): "
+                        "the safety net would understand only English",
+                        got.entry_where[0] if got.entry_where else sorted(files)[0],
+                        *(got.entry_where[1] if got.entry_where else (0, 0)),
+                    )
+                )
     if not has_errors(problems):
         # Cross-file checks need a structurally sound dialogue to look at.
         local = None
@@ -908,6 +937,9 @@ def load_dialogue_dir(path: str | Path, **kwargs) -> LoadResult:
     if "risk_phrases" not in kwargs:
         kwargs["risk_phrases"], safety_problems = load_risk_phrases(Path(path))
         safety_problems = [_how_to_start_a_safety_net(p, Path(path)) for p in safety_problems]
+    if "language_phrases" not in kwargs:
+        kwargs["language_phrases"], more = load_language_phrases(Path(path))
+        safety_problems += more
     result = load_dialogue(files, **kwargs)
     if has_errors(safety_problems):
         return LoadResult(

@@ -87,16 +87,18 @@ class Text:
 
     variants: MappingProxyType
     pos: Pos = (0, 0)
+    # Translations made from older English (see bot.dialogue.fingerprint): kept for
+    # the translators, but parents see the default language until one is reviewed.
+    fuzzy: frozenset = frozenset()
 
     def pick(self, lang: str, default_lang: str) -> str:
         v = self.variants
-        if lang in v:
-            return v[lang]
-        if default_lang in v:
-            return v[default_lang]
+        for candidate in (lang, default_lang):
+            if candidate in v and candidate not in self.fuzzy:
+                return v[candidate]
         if ANY in v:
             return v[ANY]
-        return next(iter(v.values()), "")
+        return next((t for code, t in v.items() if code not in self.fuzzy), "")
 
     @classmethod
     def plain(cls, text: str) -> Text:
@@ -218,6 +220,32 @@ class Signpost:
 
 
 @dataclass(frozen=True)
+class Review:
+    """Who read a language's translation and when (``settings: translations:``). The
+    crisis reply and safety question, and the language's safety phrase list, are
+    reviewed on their own: nothing else in a language goes live before them."""
+
+    reviewed_by: str = ""
+    reviewed_on: dt.date | None = None
+    crisis_reviewed_by: str = ""
+    crisis_reviewed_on: dt.date | None = None
+    phrases_reviewed_by: str = ""
+    phrases_reviewed_on: dt.date | None = None
+
+    @property
+    def reviewed(self) -> bool:
+        return bool(self.reviewed_by and self.reviewed_on)
+
+    @property
+    def crisis_reviewed(self) -> bool:
+        return bool(self.crisis_reviewed_by and self.crisis_reviewed_on)
+
+    @property
+    def phrases_reviewed(self) -> bool:
+        return bool(self.phrases_reviewed_by and self.phrases_reviewed_on)
+
+
+@dataclass(frozen=True)
 class Settings:
     default_language: str = "en"
     languages: tuple[str, ...] = ("en",)
@@ -226,6 +254,7 @@ class Settings:
     readability_limit: int = 600
     label_limit: int = 40
     privacy_version: str = "1"  # bump when the privacy text changes materially: asks again
+    translations: MappingProxyType = field(default_factory=freeze)  # language -> Review
     kept_on_restart: tuple[str, ...] = ()  # variables that /start does not forget
 
 
@@ -239,6 +268,9 @@ class Dialogue:
     version: str  # short hash of the files' bytes, for logs and /healthz
     risk_phrases: tuple = ()  # compiled safety patterns, see bot.safety
     reminders: MappingProxyType = field(default_factory=freeze)  # kind -> node id
+    # The safety phrase list of each other language (bot.safety.languages), applied to
+    # what parents using that language type, on top of the English net.
+    language_phrases: MappingProxyType = field(default_factory=freeze)  # language -> matcher
 
     def name_variables(self) -> frozenset[str]:
         """Variables that hold words a parent typed (``capture: kind: name``)."""

@@ -222,6 +222,36 @@ _CATALOGUE = [
         "language not declared",
         "Add the language to 'settings: languages:' in the entry points file, or fix the code.",
     ),
+    Code(
+        "BL052",
+        WARNING,
+        "translation out of date (fuzzy)",
+        "The English changed since this was translated, so parents see the English. Export "
+        "the language (babyloss-bot translate export), check the translation in the PO file, "
+        "clear its 'fuzzy' mark and import it again.",
+    ),
+    Code(
+        "BL053",
+        WARNING,
+        "translation's variables differ from the English",
+        "Keep every {variable} of the English exactly as written, e.g. {first_name|...}; "
+        "only the words after '|' may be translated.",
+    ),
+    Code(
+        "BL054",
+        WARNING,
+        "incomplete review record",
+        "Fill in both the name and the date (YYYY-MM-DD); a language's crisis reply and "
+        "safety question are reviewed first, with crisis_reviewed_by and crisis_reviewed_on.",
+    ),
+    Code(
+        "BL055",
+        WARNING,
+        "language without a safety phrase list",
+        "Add safety/risk-phrases.LANG.yaml with the crisis words of that language (same "
+        "format as risk-phrases.yaml) and have it reviewed; until then the safety net only "
+        "understands English, and run will not offer the language.",
+    ),
     # Signposts
     Code(
         "BL060",

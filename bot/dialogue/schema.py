@@ -18,12 +18,19 @@ from bot.dialogue.model import (
     REMINDER_KINDS,
     ROUTE_GRIEF,
 )
+from bot.dialogue.review import REVIEW_KEYS  # noqa: E402
 
 ID = {"type": "string", "pattern": "^[a-z][a-z0-9_]*$"}
 LANG_TEXT = {
     "type": "object",
     "description": "One text per language, e.g. {en: ..., cy: ...}",
-    "patternProperties": {r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})?$": {"type": "string", "minLength": 1}},
+    "patternProperties": {
+        r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})?$": {"type": "string", "minLength": 1},
+        r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})?_from$": {
+            "type": "string",
+            "description": "fingerprint of the English this translation was made from",
+        },
+    },
     "additionalProperties": False,
     "minProperties": 1,
 }
@@ -141,6 +148,27 @@ def build_schema() -> dict:
             "privacy_version": {
                 "type": ["string", "number"],
                 "description": "bump when the privacy text changes materially",
+            },
+            "translations": {
+                "type": "object",
+                "description": "who reviewed each language, and when (docs/translating.md)",
+                "additionalProperties": {
+                    "anyOf": [
+                        {"type": "null"},
+                        {
+                            "type": "object",
+                            "additionalProperties": False,
+                            "properties": {
+                                key: (
+                                    {"type": ["string", "null"], "format": "date"}
+                                    if key.endswith("_on")
+                                    else {"type": ["string", "null"]}
+                                )
+                                for key in REVIEW_KEYS
+                            },
+                        },
+                    ]
+                },
             },
         },
         loader.SETTINGS_KEYS,

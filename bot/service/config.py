@@ -37,6 +37,8 @@ class Config:
     webhook: WebhookConfig = field(default_factory=WebhookConfig)
     dialogues_path: Path = Path("dialogues")
     default_language: str | None = None
+    # Languages not yet reviewed that admins (only) may try: see bot.dialogue.review.
+    preview_languages: tuple[str, ...] = ()
     variables: dict = field(default_factory=dict)
     storage_path: Path = Path("babyloss-bot.sqlite3")
     retention_days: int = 180
@@ -57,10 +59,18 @@ class Config:
     def load_dialogues(self):
         """The dialogues as this config asks for them (path, language, variables)."""
         from bot.dialogue.loader import load_dialogue_dir
+        from bot.dialogue.review import gate_languages
 
-        return load_dialogue_dir(
+        result = load_dialogue_dir(
             self.dialogues_path, default_language=self.default_language, variables=self.variables
         )
+        if result.ok:  # only reviewed languages reach parents; preview ones reach admins
+            gate = gate_languages(result.dialogue, self.preview_languages)
+            if gate.errors:
+                raise ConfigError("; ".join(gate.errors))
+            result.dialogue = gate.dialogue
+            result.language_notes = list(gate.notes)
+        return result
 
     def __repr__(self) -> str:  # never show the token, even in a traceback or a debugger
         return f"Config(source={self.source!r}, mode={self.mode!r}, token=<hidden>)"
@@ -103,6 +113,10 @@ SCHEMA: dict[str, tuple[str, object]] = {
     ),
     "dialogues.path": ("a folder path", _str),
     "dialogues.default_language": ("a language code such as en", _str),
+    "dialogues.preview_languages": (
+        "a list of language codes",
+        lambda v: isinstance(v, list) and all(_str(i) for i in v),
+    ),
     "dialogues.variables": ("a mapping of names to words", lambda v: isinstance(v, dict)),
     "storage.path": ("a file path", _str),
     "storage.retention_days": ("a whole number of days above 0", lambda v: _int(v) and v > 0),
@@ -205,6 +219,7 @@ def parse_config(data: bytes, path: str, env: dict[str, str] | None = None) -> C
         webhook=webhook,
         dialogues_path=_resolve(base, get("dialogues.path", "dialogues")),
         default_language=get("dialogues.default_language"),
+        preview_languages=tuple(get("dialogues.preview_languages", []) or []),
         variables={str(k): _word(v) for k, v in variables.items()},
         storage_path=_resolve(base, get("storage.path", "babyloss-bot.sqlite3")),
         retention_days=get("storage.retention_days", 180),

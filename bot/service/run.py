@@ -50,7 +50,12 @@ def load_service(config: Config, db: Database | None = None) -> BabylossBot:
         raise ConfigError(
             f"the dialogues in {config.dialogues_path} have errors:\n" + "\n".join(errors)
         )
-    return BabylossBot(config, result.dialogue, db=db)
+    for note in result.language_notes:
+        # Drafts are expected (they ship unreviewed): the reason is news, not a fault.
+        log.info(note)
+    service = BabylossBot(config, result.dialogue, db=db)
+    service.language_notes = result.language_notes
+    return service
 
 
 async def serve(
@@ -295,6 +300,9 @@ def check(config: Config, online: bool = False) -> int:
             f"dialogues: ok, version {service.dialogue.version}, "
             f"{len(service.dialogue.nodes)} nodes ({config.dialogues_path})"
         )
+        print(f"languages: {', '.join(service.dialogue.settings.languages)}")
+        for note in service.language_notes:
+            print(f"note: {note}")
     except ConfigError as exc:
         print(f"error: {exc}")
         ok = False

@@ -39,6 +39,7 @@ from bot.dialogue.model import freeze
 from bot.dialogue.problems import CODES, Problem, did_you_mean
 from bot.dialogue.yaml_reader import read_yaml
 from bot.safety import PHRASES_FILE, load_risk_phrases, parse_risk_phrases
+from bot.safety.languages import load_language_phrases
 
 EDITABLE_SUFFIXES = (".yaml", ".yml")
 
@@ -155,7 +156,11 @@ class Project:
             return LoadResult(None, problems)
         for rel, text in dialogue_overlay.items():
             files[str(self.root / rel)] = text.encode("utf-8")
-        result = load_dialogue(files, risk_phrases=matcher or (), memo=self._memo)
+        languages, language_problems = load_language_phrases(self.root)  # risk-phrases.cy.yaml
+        safety_problems = safety_problems + language_problems
+        result = load_dialogue(
+            files, risk_phrases=matcher or (), language_phrases=languages, memo=self._memo
+        )
         all_problems = sorted(safety_problems + result.problems, key=Problem.sort_key)
         ok = result.ok and matcher is not None and not any(p.is_error for p in safety_problems)
         return LoadResult(result.dialogue if ok else None, all_problems, result.draft)

@@ -46,6 +46,7 @@ from bot.dialogue.engine import (
     StepResult,
 )
 from bot.dialogue.model import REMINDER_KINDS, Dialogue
+from bot.dialogue.review import refusal
 from bot.service.config import Config
 from bot.service.memory import release_free_memory_job
 from bot.service.metrics import Metrics
@@ -244,6 +245,8 @@ class BabylossBot:
         if name == "start":
             await self.run_step(update, context, Start())
         elif name in ENGINE_COMMANDS:
+            if name == "language" and not self._may_use_language(argument.lower(), user_id):
+                argument = ""  # a preview language does not exist for parents
             await self.run_step(update, context, Command(name, argument))
         elif name == "mydata":
             await self.parent_data.send_my_data(update)
@@ -356,6 +359,12 @@ class BabylossBot:
         jobs.run_repeating(self.apply_retention, interval=24 * 3600, first=30, name="retention")
         jobs.run_repeating(self.expire_idle, interval=3600, first=3600, name="expire-idle")
         jobs.run_repeating(release_free_memory_job, interval=60, first=60, name="release-memory")
+
+    def _may_use_language(self, lang: str, user_id: int) -> bool:
+        """Preview languages (not yet reviewed) are offered to admins only."""
+        if user_id in self.config.admins or lang not in self.config.preview_languages:
+            return True
+        return refusal(self.dialogue, lang) is None
 
     # -- Steps -----------------------------------------------------------------------
     async def run_step(self, update: Update, context, inp) -> None:

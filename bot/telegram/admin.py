@@ -44,7 +44,14 @@ class Admin:
             await self._send_plain(update, await self.figures())
         elif name == "preview":
             dialogue = self.dialogue()
-            node = argument.strip()
+            # /preview NODE [LANG]: a preview language, too, is seen by admins only.
+            node, _, lang = argument.strip().partition(" ")
+            lang = lang.strip().lower() or None
+            if lang and lang not in dialogue.settings.languages:
+                await self._send_plain(
+                    update, f"No language '{lang}' here ({', '.join(dialogue.settings.languages)})."
+                )
+                return
             if node not in dialogue.nodes:
                 from bot.dialogue.problems import did_you_mean
 
@@ -54,7 +61,7 @@ class Admin:
                 return
             result: StepResult = engine.enter(
                 dialogue,
-                engine.new_session(dialogue),
+                engine.new_session(dialogue, lang),
                 node,
                 Context(first_name=update.effective_user.first_name or ""),
             )
