@@ -140,3 +140,18 @@ async def running(
 
 
 __all__ = ["Harness", "WebhookConfig", "make_config", "running", "EXAMPLE"]
+
+
+async def read_until(proc, text: str, timeout: float, seen: list[str]) -> None:
+    """Read a bot process's log (stderr) into ``seen`` until a line holds ``text``."""
+
+    async def scan() -> None:
+        while True:
+            line = await proc.stderr.readline()
+            if not line:
+                raise AssertionError(f"exited before {text!r}: {''.join(seen)}")
+            seen.append(line.decode())
+            if text in seen[-1]:
+                return
+
+    await asyncio.wait_for(scan(), timeout)

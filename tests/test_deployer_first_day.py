@@ -18,6 +18,7 @@ from aiohttp import web
 from bot.dialogue.loader import load_dialogue_dir
 from tests.conftest import ROOT
 from tests.fakes.bot_api import FakeBotApi
+from tests.service_harness import read_until
 
 EXAMPLE = ROOT / "docs" / "examples" / "first-dialogue"
 TOKEN = "424242:SecretTokenThatMustNeverBeLogged"
@@ -119,19 +120,6 @@ async def start(tmp_path: Path, base_url: str, token: str, procs: list):
     )  # fmt: skip
     procs.append(proc)
     return proc
-
-
-async def read_until(proc, text: str, timeout: float, seen: list[str]) -> None:
-    async def scan() -> None:
-        while True:
-            line = await proc.stderr.readline()
-            if not line:
-                raise AssertionError(f"exited before {text!r}: {''.join(seen)}")
-            seen.append(line.decode())
-            if text in seen[-1]:
-                return
-
-    await asyncio.wait_for(scan(), timeout)
 
 
 async def stop(proc, seen: list[str]) -> str:

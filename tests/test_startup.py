@@ -14,7 +14,7 @@ import aiohttp
 
 from tests.conftest import ROOT
 from tests.fakes.bot_api import FakeBotApi
-from tests.service_harness import EXAMPLE, Harness, make_config
+from tests.service_harness import EXAMPLE, Harness, make_config, read_until
 
 TOKEN = "424242:SecretTokenThatMustNeverBeLogged"
 
@@ -40,19 +40,6 @@ async def start_bot(tmp_path: Path, base_url: str, token: str, procs: list, heal
     )  # fmt: skip
     procs.append(proc)
     return proc
-
-
-async def read_until(proc, text: str, timeout: float, seen: list[str]) -> None:
-    async def scan() -> None:
-        while True:
-            line = await proc.stderr.readline()
-            if not line:
-                raise AssertionError(f"exited before {text!r}: {''.join(seen)}")
-            seen.append(line.decode())
-            if text in seen[-1]:
-                return
-
-    await asyncio.wait_for(scan(), timeout)
 
 
 async def test_unreachable_telegram_is_retried_with_503_and_sigterm_exits_0(
